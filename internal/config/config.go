@@ -1,0 +1,99 @@
+// Package config holds the YAML schema of patas-secrets, its strict decoder and Validate,
+// which reports every problem at once, each with its path.
+package config
+
+import (
+	"time"
+)
+
+// Config is the whole file. It holds no secret: credentials come from each backend's own
+// ecosystem (VAULT_TOKEN, the AWS chain, application default credentials, mounted files).
+type Config struct {
+	Environment string             `yaml:"environment"`
+	Backends    map[string]Backend `yaml:"backends"`
+	Secrets     []Secret           `yaml:"secrets"`
+	Outputs     []Output           `yaml:"outputs"`
+	Refresh     Refresh            `yaml:"refresh"`
+	Notify      *Notify            `yaml:"notify"`
+	Listen      string             `yaml:"listen"`
+	Validation  Validation         `yaml:"validate"`
+
+	// Dir is the directory of the config file; relative paths in it are relative to Dir.
+	Dir string `yaml:"-"`
+}
+
+// Secret is one entry of secrets: a variable from a ref, a template, or an expanded object.
+type Secret struct {
+	Env      string `yaml:"env"`
+	Ref      string `yaml:"ref"`
+	Expand   bool   `yaml:"expand"`
+	Prefix   string `yaml:"prefix"`
+	Template string `yaml:"template"`
+	Optional bool   `yaml:"optional"`
+	Fallback string `yaml:"fallback"`
+}
+
+// Name is how problems and logs refer to the entry: its variable, else its ref.
+func (s Secret) Name() string {
+	if s.Env != "" {
+		return s.Env
+	}
+	return s.Ref
+}
+
+// Output is one file (or directory, for the files format) written on every change.
+type Output struct {
+	Format string `yaml:"format"`
+	Path   string `yaml:"path"`
+	Mode   *Mode  `yaml:"mode"`
+	UID    *int   `yaml:"uid"`
+	GID    *int   `yaml:"gid"`
+}
+
+// Refresh says when run re-fetches.
+type Refresh struct {
+	Interval     Duration `yaml:"interval"`
+	Jitter       *Percent `yaml:"jitter"`
+	Watch        *bool    `yaml:"watch"`
+	MaxStaleness Duration `yaml:"max_staleness"`
+}
+
+// Notify tells the application about a change. Parsed so that DESIGN.md's example decodes;
+// Validate reports it as not supported until the notifier lands.
+type Notify struct {
+	Signal *struct {
+		Pidfile string `yaml:"pidfile"`
+		Signal  string `yaml:"signal"`
+	} `yaml:"signal"`
+	Debounce Duration `yaml:"debounce"`
+}
+
+// Validation lists checks on the final set of variables.
+type Validation struct {
+	Profile  string   `yaml:"profile"`
+	Required []string `yaml:"required"`
+}
+
+// Defaults applied by Load when a field is absent.
+const (
+	DefaultInterval     = 5 * time.Minute
+	DefaultJitter       = 0.10
+	DefaultMaxStaleness = time.Hour
+)
+
+// Environments are the values environment may take.
+var Environments = []string{"development", "test", "staging", "production"}
+
+// IsProduction reports whether strict production checks apply.
+func (c *Config) IsProduction() bool { return c.Environment == "production" }
+
+// WatchEnabled reports whether file watches trigger refreshes (default true).
+func (r Refresh) WatchEnabled() bool { return r.Watch == nil || *r.Watch }
+
+// JitterFraction is the jitter as a fraction of the interval.
+func (r Refresh) JitterFraction() float64 {
+	if r.Jitter == nil {
+		return DefaultJitter
+	}
+	return float64(*r.Jitter)
+}

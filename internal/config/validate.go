@@ -1,0 +1,218 @@
+package config
+
+import (
+	"fmt"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/patas/patas-secrets/fetcher"
+	"github.com/patas/patas-secrets/internal/tmpl"
+	"github.com/patas/patas-secrets/sinks"
+)
+
+// Validate checks everything that can be checked without reaching a backend and returns
+// every problem found, each with its path. It never includes a secret value: the config
+// holds none.
+func (c *Config) Validate() Problems {
+	var p Problems
+	if !slices.Contains(Environments, c.Environment) {
+		p.Add("environment", "unknown environment %q (one of: %s)", c.Environment, strings.Join(Environments, ", "))
+	}
+	c.validateBackends(&p)
+	envs := c.validateSecrets(&p)
+	c.validateOutputs(&p)
+	c.validateRefresh(&p)
+	if c.Notify != nil {
+		p.Add("notify", "notifiers are not in this build yet; remove notify, or restart the app with `patas-secrets exec` when that lands")
+	}
+	if c.Listen != "" {
+		p.Add("listen", "the health and metrics server is not in this build yet; remove listen")
+	}
+	if c.Validation.Profile != "" {
+		p.Add("validate.profile", "profiles are not in this build yet; list the variables under validate.required")
+	}
+	for i, name := range c.Validation.Required {
+		if !envs[name] && !c.hasExpand() {
+			p.Add(fmt.Sprintf("validate.required[%d]", i), "%s is not produced by any secrets entry", name)
+		}
+	}
+	return p
+}
+
+func (c *Config) validateBackends(p *Problems) {
+	if len(c.Backends) == 0 {
+		p.Add("backends", "at least one backend is required, e.g. {swarm: {type: file, dir: /run/secrets}}")
+	}
+	for name, b := range c.Backends {
+		path := "backends." + name
+		if _, err := fetcher.ParseRef(name + ":x"); err != nil {
+			p.Add(path, "backend names may hold only letters, digits, '_' and '-'")
+		}
+		switch {
+		case b.File != nil:
+			b.File.validate(path, c, p)
+		case b.Vault != nil:
+			b.Vault.validate(path, c, p)
+		case b.AWS != nil:
+			b.AWS.validate(path, c, p)
+		case b.GCP != nil:
+			b.GCP.validate(path, c, p)
+		}
+	}
+}
+
+// validateSecrets checks each entry and returns the variable names the entries set by name.
+func (c *Config) validateSecrets(p *Problems) map[string]bool {
+	if len(c.Secrets) == 0 {
+		p.Add("secrets", "at least one entry is required")
+	}
+	envs := map[string]int{}
+	for i, s := range c.Secrets {
+		path := fmt.Sprintf("secrets[%d]", i)
+		switch {
+		case s.Ref != "" && s.Template != "":
+			p.Add(path, "has both ref and template; keep one")
+		case s.Ref == "" && s.Template == "":
+			p.Add(path, "needs a ref (backend:path#key) or a template")
+		case s.Ref != "":
+			c.checkRef(p, path+".ref", s.Ref)
+			if r, err := fetcher.ParseRef(s.Ref); err == nil && s.Expand && r.Key != "" {
+				p.Add(path+".ref", "expand takes a whole JSON object; drop #%s", r.Key)
+			}
+		default:
+			t, err := tmpl.Parse(s.Env, s.Template)
+			if err != nil {
+				p.Add(path+".template", "%v", err)
+			}
+			if t != nil {
+				for _, r := range t.Refs() {
+					c.checkRef(p, path+".template", r.String())
+				}
+			}
+			if s.Expand {
+				p.Add(path+".expand", "expand applies to a ref, not a template")
+			}
+		}
+		switch {
+		case s.Expand && s.Env != "":
+			p.Add(path+".env", "expand sets one variable per key; drop env (use prefix to prefix the names)")
+		case !s.Expand && s.Env == "":
+			p.Add(path+".env", "required: the variable to set (or expand: true to set one per JSON key)")
+		case s.Env != "" && !sinks.ValidName(s.Env):
+			p.Add(path+".env", "%q is not a valid variable name ([A-Za-z_][A-Za-z0-9_]*)", s.Env)
+		}
+		if s.Prefix != "" && !s.Expand {
+			p.Add(path+".prefix", "prefix applies only with expand: true")
+		}
+		if s.Prefix != "" && !sinks.ValidName(s.Prefix) {
+			p.Add(path+".prefix", "%q cannot start a variable name", s.Prefix)
+		}
+		if s.Env != "" {
+			if j, dup := envs[s.Env]; dup {
+				p.Add(path+".env", "%s is already set by secrets[%d]", s.Env, j)
+			} else {
+				envs[s.Env] = i
+			}
+		}
+	}
+	c.validateFallbacks(p, envs)
+	set := make(map[string]bool, len(envs))
+	for k := range envs {
+		set[k] = true
+	}
+	return set
+}
+
+func (c *Config) validateFallbacks(p *Problems, envs map[string]int) {
+	for i, s := range c.Secrets {
+		if s.Fallback == "" {
+			continue
+		}
+		path := fmt.Sprintf("secrets[%d].fallback", i)
+		if s.Expand {
+			p.Add(path, "fallback applies to one variable, not to expand")
+			continue
+		}
+		if s.Fallback == s.Env {
+			p.Add(path, "falls back to itself")
+			continue
+		}
+		if _, ok := envs[s.Fallback]; !ok {
+			p.Add(path, "%s is not set by any other entry with env", s.Fallback)
+			continue
+		}
+		// Follow the chain to catch a cycle (A falls back to B, B to A).
+		seen := map[string]bool{s.Env: true}
+		for cur := s.Fallback; cur != ""; {
+			if seen[cur] {
+				p.Add(path, "fallback chain from %s loops back to %s", s.Env, cur)
+				break
+			}
+			seen[cur] = true
+			j, ok := envs[cur]
+			if !ok {
+				break
+			}
+			cur = c.Secrets[j].Fallback
+		}
+	}
+}
+
+func (c *Config) checkRef(p *Problems, path, ref string) {
+	r, err := fetcher.ParseRef(ref)
+	if err != nil {
+		p.Add(path, "%v", err)
+		return
+	}
+	if _, ok := c.Backends[r.Backend]; !ok {
+		p.Add(path, "unknown backend %q (backends: %s)", r.Backend, c.backendNames())
+	}
+}
+
+func (c *Config) hasExpand() bool {
+	for _, s := range c.Secrets {
+		if s.Expand {
+			return true
+		}
+	}
+	return false
+}
+
+func (c *Config) validateOutputs(p *Problems) {
+	if len(c.Outputs) == 0 {
+		p.Add("outputs", "at least one output is required, e.g. {format: dotenv, path: /run/patas/secrets.env}")
+	}
+	paths := map[string]int{}
+	for i, o := range c.Outputs {
+		path := fmt.Sprintf("outputs[%d]", i)
+		if !slices.Contains(sinks.Formats, o.Format) {
+			p.Add(path+".format", "unknown format %q (formats: %s)", o.Format, strings.Join(sinks.Formats, ", "))
+		}
+		if o.Path == "" {
+			p.Add(path+".path", "required")
+		} else {
+			abs := filepath.Clean(c.Abs(o.Path))
+			if j, dup := paths[abs]; dup {
+				p.Add(path+".path", "%s is also written by outputs[%d]", o.Path, j)
+			}
+			paths[abs] = i
+		}
+		if o.UID != nil && *o.UID < 0 {
+			p.Add(path+".uid", "must be 0 or more")
+		}
+		if o.GID != nil && *o.GID < 0 {
+			p.Add(path+".gid", "must be 0 or more")
+		}
+	}
+}
+
+func (c *Config) validateRefresh(p *Problems) {
+	if d := time.Duration(c.Refresh.Interval); d < time.Second {
+		p.Add("refresh.interval", "must be at least 1s, got %s", d)
+	}
+	if s := time.Duration(c.Refresh.MaxStaleness); s < time.Duration(c.Refresh.Interval) {
+		p.Add("refresh.max_staleness", "must be at least the interval (%s), got %s", time.Duration(c.Refresh.Interval), s)
+	}
+}

@@ -1,0 +1,46 @@
+package sinks
+
+import (
+	"context"
+	"fmt"
+)
+
+// encoder renders a snapshot as the bytes of one file, or refuses with a *RefuseError.
+type encoder func(Snapshot) ([]byte, error)
+
+// fileSink writes one file in one format.
+type fileSink struct {
+	path   string
+	opts   FileOptions
+	encode encoder
+}
+
+func (s *fileSink) Path() string { return s.path }
+
+func (s *fileSink) Check(snap Snapshot) error {
+	_, err := s.encode(snap)
+	return err
+}
+
+func (s *fileSink) Write(ctx context.Context, snap Snapshot) (bool, error) {
+	if err := ctx.Err(); err != nil {
+		return false, err
+	}
+	data, err := s.encode(snap)
+	if err != nil {
+		return false, err
+	}
+	return WriteAtomic(s.path, data, s.opts)
+}
+
+// Formats lists the output formats New accepts.
+var Formats = []string{"dotenv"}
+
+// New returns the sink for format at path.
+func New(format, path string, o FileOptions) (Sink, error) {
+	switch format {
+	case "dotenv":
+		return &fileSink{path: path, opts: o, encode: encodeDotenv}, nil
+	}
+	return nil, fmt.Errorf("unknown format %q (formats: %v)", format, Formats)
+}

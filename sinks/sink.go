@@ -1,0 +1,71 @@
+// Package sinks turns a snapshot of variables into output files. Each format (dialect) has
+// its own file; every file-based format is written with WriteAtomic.
+package sinks
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"regexp"
+
+	"github.com/patas/patas-secrets/fetcher"
+)
+
+// Var is one environment variable.
+type Var struct {
+	Name  string
+	Value fetcher.Value
+}
+
+// Snapshot is the complete set of variables of one refresh, in output order.
+type Snapshot struct {
+	Vars []Var
+}
+
+// Get returns the value of name.
+func (s Snapshot) Get(name string) (fetcher.Value, bool) {
+	for _, v := range s.Vars {
+		if v.Name == name {
+			return v.Value, true
+		}
+	}
+	return fetcher.Value{}, false
+}
+
+// Sink is one output. The engine calls Check on every sink before it calls Write on any,
+// so that a value one format cannot carry stops the whole refresh and nothing is written.
+type Sink interface {
+	// Check reports an error naming the variable and the format when a value cannot be
+	// represented. It writes nothing.
+	Check(s Snapshot) error
+	// Write writes s atomically and reports whether the output changed.
+	Write(ctx context.Context, s Snapshot) (changed bool, err error)
+	// Path is where the output lives, for logs.
+	Path() string
+}
+
+// FileOptions are the ownership and permissions of an output.
+type FileOptions struct {
+	Mode os.FileMode
+	UID  int // -1 keeps the process's own
+	GID  int // -1 keeps the process's own
+}
+
+// DefaultMode suits a file read by another container that shares the group.
+const DefaultMode os.FileMode = 0o440
+
+var nameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+// ValidName reports whether name is a portable environment variable name.
+func ValidName(name string) bool { return nameRE.MatchString(name) }
+
+// RefuseError is returned by Check when a format cannot carry a value.
+type RefuseError struct {
+	Format string
+	Var    string
+	Reason string // never the value
+}
+
+func (e *RefuseError) Error() string {
+	return fmt.Sprintf("format %s cannot carry %s: %s", e.Format, e.Var, e.Reason)
+}
