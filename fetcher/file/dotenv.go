@@ -1,0 +1,123 @@
+package file
+
+import (
+	"strings"
+
+	"github.com/patas/patas-secrets/fetcher"
+)
+
+// parseDotenv reads KEY=VALUE lines the way python-dotenv does, minus interpolation: a
+// value is taken literally, never expanded from other keys or from this process's
+// environment (which would be a way for one secret to leak into another). It returns nil
+// when any non-blank, non-comment line is not an assignment: the file is then a plain
+// secret, not a dotenv file.
+//
+// Accepted: optional "export ", whitespace around '=', 'single' quotes (\\ and \' decoded),
+// "double" quotes (\n \r \t \" \\ decoded), multi-line quoted values, unquoted values with
+// a " #" comment removed.
+func parseDotenv(data []byte) map[string]fetcher.Value {
+	s := strings.ReplaceAll(string(data), "\r\n", "\n")
+	out := map[string]fetcher.Value{}
+	for len(s) > 0 {
+		var line string
+		line, s = cutLine(s)
+		t := strings.TrimSpace(line)
+		if t == "" || strings.HasPrefix(t, "#") {
+			continue
+		}
+		t = strings.TrimPrefix(t, "export ")
+		name, rest, ok := strings.Cut(t, "=")
+		name = strings.TrimSpace(name)
+		if !ok || !validKey(name) {
+			return nil
+		}
+		rest = strings.TrimLeft(rest, " \t")
+		var val string
+		if len(rest) > 0 && (rest[0] == '\'' || rest[0] == '"') {
+			// A quoted value may continue on the following lines.
+			full := rest + "\n" + s
+			v, used, ok := unquote(full)
+			if !ok {
+				return nil
+			}
+			val = v
+			after := full[used:]
+			tail, remaining := cutLine(after)
+			if tt := strings.TrimSpace(tail); tt != "" && !strings.HasPrefix(tt, "#") {
+				return nil
+			}
+			s = remaining
+		} else {
+			if i := strings.Index(rest, " #"); i >= 0 {
+				rest = rest[:i]
+			}
+			val = strings.TrimSpace(rest)
+		}
+		out[name] = fetcher.StringValue(val)
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
+}
+
+func cutLine(s string) (line, rest string) {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i], s[i+1:]
+	}
+	return s, ""
+}
+
+// unquote decodes the quoted value at the start of s and returns it with the number of
+// bytes it used.
+func unquote(s string) (string, int, bool) {
+	q := s[0]
+	var b strings.Builder
+	for i := 1; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == q:
+			return b.String(), i + 1, true
+		case c == '\\' && i+1 < len(s):
+			n := s[i+1]
+			if r, ok := escape(q, n); ok {
+				b.WriteByte(r)
+				i++
+				continue
+			}
+			b.WriteByte(c)
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return "", 0, false
+}
+
+func escape(quote, c byte) (byte, bool) {
+	if quote == '\'' {
+		if c == '\'' || c == '\\' {
+			return c, true
+		}
+		return 0, false
+	}
+	switch c {
+	case 'n':
+		return '\n', true
+	case 'r':
+		return '\r', true
+	case 't':
+		return '\t', true
+	case '"', '\\', '\'':
+		return c, true
+	}
+	return 0, false
+}
+
+func validKey(s string) bool {
+	for i, c := range s {
+		if !(c == '_' || c == '.' || c == '-' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' && i > 0) {
+			return false
+		}
+	}
+	return s != ""
+}

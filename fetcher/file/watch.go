@@ -1,0 +1,113 @@
+package file
+
+import (
+	"context"
+	"crypto/sha256"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"time"
+
+	"github.com/fsnotify/fsnotify"
+	"go.uber.org/zap"
+
+	"github.com/patas/patas-secrets/fetcher"
+)
+
+const (
+	// debounce gathers the burst of events of one change (Kubernetes writes a new
+	// directory, swaps ..data, then removes the old one) into one check.
+	debounce = 20 * time.Millisecond
+	// pollEvery is the backstop for changes fsnotify cannot see (some network and FUSE
+	// filesystems, a directory that did not exist when the watch started).
+	pollEvery = 30 * time.Second
+)
+
+// Watch watches the directories that hold refs (never the files: Kubernetes replaces the
+// ..data symlink and an editor renames a new file over the old, both of which end a watch
+// on the file itself) and calls changed when the content of any of them differs from
+// what it was. It compares content hashes, so a touch or a chmod is not a change.
+func (b *Backend) Watch(ctx context.Context, refs []fetcher.Ref, changed func()) error {
+	w, err := fsnotify.NewWatcher()
+	if err != nil {
+		return fmt.Errorf("starting file watch: %w", err)
+	}
+	defer w.Close()
+
+	files := map[string]bool{}
+	dirs := map[string]bool{}
+	for _, r := range refs {
+		if p, err := b.path(r.Path); err == nil {
+			files[p] = true
+			dirs[filepath.Dir(p)] = true
+		}
+	}
+	addWatches := func() {
+		for d := range dirs {
+			if err := w.Add(d); err != nil {
+				b.log.Debug("cannot watch directory yet; polling", zap.String("dir", d), zap.Error(err))
+			}
+		}
+	}
+	addWatches()
+	last := hashAll(files)
+
+	check := func() {
+		if now := hashAll(files); now != last {
+			last = now
+			b.log.Debug("source files changed", zap.String("dir", b.dir))
+			changed()
+		}
+	}
+
+	poll := time.NewTicker(pollEvery)
+	defer poll.Stop()
+	settle := time.NewTimer(time.Hour)
+	settle.Stop()
+	defer settle.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case ev, ok := <-w.Events:
+			if !ok {
+				return nil
+			}
+			if ev.Op == fsnotify.Chmod {
+				continue
+			}
+			settle.Reset(debounce)
+		case err, ok := <-w.Errors:
+			if !ok {
+				return nil
+			}
+			b.log.Warn("file watch error; the poll backstop continues", zap.Error(err))
+		case <-settle.C:
+			check()
+		case <-poll.C:
+			addWatches() // re-adds are no-ops; this picks up directories that appeared
+			check()
+		}
+	}
+}
+
+// hashAll summarises the content (or absence) of every file in one hash.
+func hashAll(files map[string]bool) [32]byte {
+	paths := make([]string, 0, len(files))
+	for p := range files {
+		paths = append(paths, p)
+	}
+	slices.Sort(paths)
+	h := sha256.New()
+	for _, p := range paths {
+		data, err := readFile(p)
+		fmt.Fprintf(h, "%s\x00%d\x00", p, len(data))
+		if err != nil {
+			fmt.Fprintf(h, "error:%v\x00", err)
+		}
+		h.Write(data)
+	}
+	var sum [32]byte
+	copy(sum[:], h.Sum(nil))
+	return sum
+}

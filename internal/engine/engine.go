@@ -1,0 +1,116 @@
+// Package engine is the refresh loop: trigger -> fetch -> resolve -> check -> write. It owns
+// all state; only the goroutine running RunOnce or Run touches it.
+package engine
+
+import (
+	"fmt"
+	"os"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/patas/patas-secrets/fetcher"
+	"github.com/patas/patas-secrets/internal/config"
+	"github.com/patas/patas-secrets/internal/tmpl"
+	"github.com/patas/patas-secrets/sinks"
+)
+
+// Engine fetches the configured secrets and keeps the outputs up to date.
+type Engine struct {
+	cfg      *config.Config
+	backends map[string]fetcher.Backend
+	sinks    []sinks.Sink
+	entries  []entry
+	sources  map[string][]fetcher.Ref // backend name -> distinct sources, in first-use order
+	log      *zap.Logger
+
+	// FetchTimeout bounds one backend read (or one batch).
+	FetchTimeout time.Duration
+	// Concurrency bounds the reads in flight per refresh.
+	Concurrency int
+
+	// State of the last successful refresh.
+	lastOK  time.Time
+	minTTL  time.Duration // smallest lease TTL seen in the last refresh; 0 when none
+	written bool          // every output has been written at least once
+}
+
+// entry is a compiled secrets entry.
+type entry struct {
+	index int
+	cfg   config.Secret
+	ref   fetcher.Ref    // for ref entries
+	tmpl  *tmpl.Template // for template entries
+}
+
+func (e entry) name() string { return fmt.Sprintf("secrets[%d] (%s)", e.index, e.cfg.Name()) }
+
+// New compiles cfg, which must have passed validation, against the opened backends.
+func New(cfg *config.Config, backends map[string]fetcher.Backend, log *zap.Logger) (*Engine, error) {
+	e := &Engine{
+		cfg:          cfg,
+		backends:     backends,
+		sources:      map[string][]fetcher.Ref{},
+		log:          log,
+		FetchTimeout: 30 * time.Second,
+		Concurrency:  8,
+	}
+	seen := map[string]bool{}
+	addSource := func(r fetcher.Ref) error {
+		if _, ok := backends[r.Backend]; !ok {
+			return fmt.Errorf("unknown backend %q", r.Backend)
+		}
+		src := r.Source()
+		if !seen[src.String()] {
+			seen[src.String()] = true
+			e.sources[src.Backend] = append(e.sources[src.Backend], src)
+		}
+		return nil
+	}
+	for i, s := range cfg.Secrets {
+		en := entry{index: i, cfg: s}
+		if s.Template != "" {
+			t, err := tmpl.Parse(s.Env, s.Template)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", en.name(), err)
+			}
+			en.tmpl = t
+			for _, r := range t.Refs() {
+				if err := addSource(r); err != nil {
+					return nil, fmt.Errorf("%s: %w", en.name(), err)
+				}
+			}
+		} else {
+			r, err := fetcher.ParseRef(s.Ref)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", en.name(), err)
+			}
+			en.ref = r
+			if err := addSource(r); err != nil {
+				return nil, fmt.Errorf("%s: %w", en.name(), err)
+			}
+		}
+		e.entries = append(e.entries, en)
+	}
+	for i, o := range cfg.Outputs {
+		opts := sinks.FileOptions{Mode: sinks.DefaultMode, UID: -1, GID: -1}
+		if o.Mode != nil {
+			opts.Mode = os.FileMode(*o.Mode)
+		}
+		if o.UID != nil {
+			opts.UID = *o.UID
+		}
+		if o.GID != nil {
+			opts.GID = *o.GID
+		}
+		s, err := sinks.New(o.Format, cfg.Abs(o.Path), opts)
+		if err != nil {
+			return nil, fmt.Errorf("outputs[%d]: %w", i, err)
+		}
+		e.sinks = append(e.sinks, s)
+	}
+	return e, nil
+}
+
+// Sources returns every distinct read of a refresh, by backend; for check --connect and tests.
+func (e *Engine) Sources() map[string][]fetcher.Ref { return e.sources }

@@ -1,0 +1,182 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/patas/patas-secrets/fetcher"
+	"github.com/patas/patas-secrets/sinks"
+)
+
+var errMissingResult = errors.New("backend returned no result for this secret")
+
+// Resolve fetches every source and builds the complete snapshot, or returns every problem
+// found, each naming its entry. Nothing is written.
+func (e *Engine) Resolve(ctx context.Context) (sinks.Snapshot, error) {
+	results := e.fetchAll(ctx)
+	if err := ctx.Err(); err != nil {
+		return sinks.Snapshot{}, err
+	}
+	e.minTTL = 0
+	for _, r := range results {
+		if ttl := r.Secret.TTL; r.Err == nil && ttl > 0 && (e.minTTL == 0 || ttl < e.minTTL) {
+			e.minTTL = ttl
+		}
+	}
+	lookup := func(r fetcher.Ref) (fetcher.Value, error) {
+		res, ok := results[r.Source().String()]
+		if !ok {
+			return fetcher.Value{}, fmt.Errorf("%s was not read in this refresh (templates must name secrets with a quoted string)", r)
+		}
+		if res.Err != nil {
+			return fetcher.Value{}, res.Err
+		}
+		if r.Key != "" {
+			v, err := res.Secret.Field(r.Key)
+			if err != nil {
+				return fetcher.Value{}, fmt.Errorf("%s: %w", r, err)
+			}
+			return v, nil
+		}
+		v, err := res.Secret.Whole()
+		if err != nil {
+			return fetcher.Value{}, fmt.Errorf("%s: %w", r, err)
+		}
+		return v, nil
+	}
+
+	var (
+		errs     []error
+		vars     []sinks.Var
+		where    = map[string]string{} // variable -> entry that set it, for duplicate errors
+		fallback []entry
+	)
+	set := func(en entry, name string, v fetcher.Value) {
+		if prev, dup := where[name]; dup {
+			errs = append(errs, fmt.Errorf("%s: %s is already set by %s", en.name(), name, prev))
+			return
+		}
+		where[name] = en.name()
+		vars = append(vars, sinks.Var{Name: name, Value: v})
+	}
+	for _, en := range e.entries {
+		switch {
+		case en.cfg.Expand:
+			res := results[en.ref.Source().String()]
+			if res.Err != nil {
+				if en.cfg.Optional && errors.Is(res.Err, fetcher.ErrNotFound) {
+					continue
+				}
+				errs = append(errs, fmt.Errorf("%s: %w", en.name(), res.Err))
+				continue
+			}
+			if res.Secret.Data == nil {
+				errs = append(errs, fmt.Errorf("%s: %s: %w", en.name(), en.ref, fetcher.ErrNoFields))
+				continue
+			}
+			for _, k := range res.Secret.Keys() {
+				name := en.cfg.Prefix + envName(k)
+				if !sinks.ValidName(name) {
+					errs = append(errs, fmt.Errorf("%s: key %q does not make a valid variable name (%s)", en.name(), k, name))
+					continue
+				}
+				v := res.Secret.Data[k]
+				if v.Len() == 0 {
+					if !en.cfg.Optional {
+						errs = append(errs, fmt.Errorf("%s: key %q is empty", en.name(), k))
+					}
+					continue
+				}
+				set(en, name, v)
+			}
+		default:
+			var v fetcher.Value
+			var err error
+			if en.tmpl != nil {
+				v, err = en.tmpl.Execute(lookup)
+			} else {
+				v, err = lookup(en.ref)
+			}
+			missing := errors.Is(err, fetcher.ErrNotFound) || (err == nil && v.Len() == 0)
+			switch {
+			case missing && en.cfg.Fallback != "":
+				fallback = append(fallback, en)
+			case missing && en.cfg.Optional:
+			case err != nil:
+				errs = append(errs, fmt.Errorf("%s: %w", en.name(), err))
+			case v.Len() == 0:
+				errs = append(errs, fmt.Errorf("%s: value is empty (mark the entry optional if that is expected)", en.name()))
+			default:
+				set(en, en.cfg.Env, v)
+			}
+		}
+	}
+	errs = append(errs, e.applyFallbacks(fallback, &vars, set)...)
+	snap := sinks.Snapshot{Vars: vars}
+	for _, name := range e.cfg.Validation.Required {
+		if v, ok := snap.Get(name); !ok || v.Len() == 0 {
+			errs = append(errs, fmt.Errorf("validate.required: %s is missing or empty", name))
+		}
+	}
+	if len(errs) > 0 {
+		return sinks.Snapshot{}, joinErrors(errs)
+	}
+	return snap, nil
+}
+
+// applyFallbacks sets each entry whose own secret is missing to the value of the variable
+// it falls back to. Chains (A -> B -> C) resolve in as many passes as they are long; the
+// config validation has ruled out cycles.
+func (e *Engine) applyFallbacks(pending []entry, vars *[]sinks.Var, set func(entry, string, fetcher.Value)) []error {
+	for len(pending) > 0 {
+		var next []entry
+		for _, en := range pending {
+			snap := sinks.Snapshot{Vars: *vars}
+			if v, ok := snap.Get(en.cfg.Fallback); ok {
+				set(en, en.cfg.Env, v)
+			} else {
+				next = append(next, en)
+			}
+		}
+		if len(next) == len(pending) {
+			var errs []error
+			for _, en := range next {
+				if !en.cfg.Optional {
+					errs = append(errs, fmt.Errorf("%s: missing, and its fallback %s is not set either", en.name(), en.cfg.Fallback))
+				}
+			}
+			return errs
+		}
+		pending = next
+	}
+	return nil
+}
+
+// envName turns a JSON key into an environment variable name: database_url and
+// database-url become DATABASE_URL.
+func envName(key string) string {
+	r := strings.NewReplacer("-", "_", ".", "_", "/", "_", " ", "_")
+	return strings.ToUpper(r.Replace(key))
+}
+
+// resolveError lists every problem of one refresh, one per line.
+type resolveError []error
+
+func (r resolveError) Error() string {
+	msgs := make([]string, len(r))
+	for i, err := range r {
+		msgs[i] = err.Error()
+	}
+	sort.Strings(msgs)
+	if len(msgs) == 1 {
+		return msgs[0]
+	}
+	return fmt.Sprintf("%d problems:\n  - %s", len(msgs), strings.Join(msgs, "\n  - "))
+}
+
+func (r resolveError) Unwrap() []error { return r }
+
+func joinErrors(errs []error) error { return resolveError(errs) }

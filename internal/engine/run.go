@@ -1,0 +1,157 @@
+package engine
+
+import (
+	"context"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/patas/patas-secrets/fetcher"
+)
+
+// Reason says why a refresh runs.
+type Reason string
+
+// Reasons a refresh runs.
+const (
+	ReasonStart    Reason = "start"
+	ReasonInterval Reason = "interval"
+	ReasonWatch    Reason = "watch"
+	ReasonSignal   Reason = "signal"
+	ReasonLease    Reason = "lease"
+	ReasonRetry    Reason = "retry"
+)
+
+// Backoff after a failed refresh: doubling from minBackoff, capped at the interval and at
+// maxBackoff, each wait with ±20% jitter so replicas do not retry in step.
+const (
+	minBackoff = time.Second
+	maxBackoff = 2 * time.Minute
+)
+
+// Run refreshes now and then whenever a trigger fires: the interval (with jitter), a change
+// reported by a watching backend, a lease nearing its end, or a reason sent on external
+// (SIGHUP). Triggers land in one channel of size one, so a burst becomes one refresh. A
+// failed refresh keeps the last good outputs and is retried with backoff. Run returns nil
+// when ctx is cancelled, after its watchers have stopped.
+func (e *Engine) Run(ctx context.Context, external <-chan Reason) error {
+	triggers := make(chan Reason, 1)
+	fire := func(r Reason) {
+		select {
+		case triggers <- r:
+		default: // a refresh is already pending
+		}
+	}
+
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	if e.cfg.Refresh.WatchEnabled() {
+		e.startWatches(ctx, &wg, func() { fire(ReasonWatch) })
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case r, ok := <-external:
+				if !ok {
+					external = nil
+					continue
+				}
+				fire(r)
+			}
+		}
+	}()
+
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	failures := 0
+	why := ReasonStart
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case why = <-triggers:
+		case <-timer.C:
+		}
+		err := e.refresh(ctx, why)
+		if ctx.Err() != nil {
+			return nil
+		}
+		var wait time.Duration
+		if err != nil {
+			failures++
+			wait = e.backoff(failures)
+			e.log.Error("refresh failed; keeping the last good outputs", zap.String("reason", string(why)),
+				zap.Int("consecutive_failures", failures), zap.Duration("retry_in", wait), zap.Error(err))
+			if stale := e.Staleness(); stale > e.maxStaleness() {
+				e.log.Warn("outputs are stale", zap.Duration("since_last_success", stale.Round(time.Second)))
+			}
+			why = ReasonRetry
+		} else {
+			failures = 0
+			wait, why = e.nextWait()
+		}
+		timer.Reset(wait) // Go 1.23+: Reset discards a stale expiry; no drain needed
+	}
+}
+
+// startWatches runs the Watch of every backend that has one, over that backend's sources.
+func (e *Engine) startWatches(ctx context.Context, wg *sync.WaitGroup, changed func()) {
+	for name, refs := range e.sources {
+		w, ok := e.backends[name].(fetcher.Watcher)
+		if !ok {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := w.Watch(ctx, refs, changed); err != nil {
+				e.log.Warn("watch stopped; interval refreshes continue", zap.String("backend", name), zap.Error(err))
+			}
+		}()
+	}
+}
+
+// nextWait is the interval with jitter, shortened to about two thirds of the shortest lease.
+func (e *Engine) nextWait() (time.Duration, Reason) {
+	wait := jitter(e.interval(), e.cfg.Refresh.JitterFraction())
+	if e.minTTL > 0 {
+		if lease := jitter(e.minTTL*2/3, 0.1); lease < wait {
+			return max(lease, 100*time.Millisecond), ReasonLease
+		}
+	}
+	return wait, ReasonInterval
+}
+
+func (e *Engine) backoff(failures int) time.Duration {
+	d := minBackoff << min(failures-1, 16)
+	d = min(d, maxBackoff, e.interval())
+	return jitter(d, 0.2)
+}
+
+func (e *Engine) interval() time.Duration     { return time.Duration(e.cfg.Refresh.Interval) }
+func (e *Engine) maxStaleness() time.Duration { return time.Duration(e.cfg.Refresh.MaxStaleness) }
+
+// Staleness is the time since the last successful refresh (0 before the first).
+func (e *Engine) Staleness() time.Duration {
+	if e.lastOK.IsZero() {
+		return 0
+	}
+	return time.Since(e.lastOK)
+}
+
+// jitter returns d spread uniformly over d±frac·d.
+func jitter(d time.Duration, frac float64) time.Duration {
+	if frac <= 0 || d <= 0 {
+		return d
+	}
+	spread := float64(d) * frac
+	return time.Duration(float64(d) - spread + rand.Float64()*2*spread)
+}

@@ -1,0 +1,54 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"go.uber.org/zap"
+)
+
+// RunOnce fetches everything, validates it and writes every output. It fails closed: on any
+// problem it returns an error naming every failing entry, and no output is touched.
+func (e *Engine) RunOnce(ctx context.Context) error {
+	return e.refresh(ctx, ReasonStart)
+}
+
+// refresh is one pass of trigger -> fetch -> resolve -> check -> write.
+func (e *Engine) refresh(ctx context.Context, why Reason) error {
+	start := time.Now()
+	snap, err := e.Resolve(ctx)
+	if err != nil {
+		return err
+	}
+	// Check every output before writing any, so a value one format refuses leaves every
+	// output as it was.
+	for _, s := range e.sinks {
+		if err := s.Check(snap); err != nil {
+			return fmt.Errorf("output %s: %w", s.Path(), err)
+		}
+	}
+	changed := 0
+	for _, s := range e.sinks {
+		// A missing output directory is created (owner and group only); an existing one is
+		// left as the operator made it.
+		if err := os.MkdirAll(filepath.Dir(filepath.Clean(s.Path())), 0o750); err != nil {
+			return fmt.Errorf("output %s: %w", s.Path(), err)
+		}
+		c, err := s.Write(ctx, snap)
+		if err != nil {
+			return fmt.Errorf("output %s: %w", s.Path(), err)
+		}
+		if c {
+			changed++
+			e.log.Info("output written", zap.String("path", s.Path()), zap.Int("variables", len(snap.Vars)))
+		}
+	}
+	e.written = true
+	e.lastOK = time.Now()
+	e.log.Debug("refresh done", zap.String("reason", string(why)), zap.Int("outputs_changed", changed),
+		zap.Int("variables", len(snap.Vars)), zap.Duration("took", time.Since(start)))
+	return nil
+}
