@@ -1,0 +1,305 @@
+package vault
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/patas/patas-secrets/fetcher"
+)
+
+// session is one Vault token and what Vault said about its life. Sessions are replaced,
+// never changed: a renewal makes a copy with the same gen, a login a new gen. Leases
+// remember the gen that issued them, because Vault revokes a token's leases with it.
+type session struct {
+	gen       uint64
+	token     fetcher.Value
+	renewable bool
+	increment time.Duration // what to ask for at each renewal: the TTL first granted
+	expiry    time.Time     // zero: the token never expires (a root token)
+	renewAt   time.Time     // when the renewer acts next
+	final     bool          // a renewal was capped by the token's max TTL
+	noRenew   bool          // nothing the renewer can do (a token-method token that cannot be renewed)
+}
+
+// header is the token as the request header carries it; the only place it is revealed.
+func (s *session) header() string { return string(s.token.Reveal()) }
+
+func (s *session) expired(now time.Time) bool {
+	return !s.expiry.IsZero() && !now.Before(s.expiry)
+}
+
+// authenticator owns the token: it logs in (or reads the token) on first use, renews it at
+// about 2/3 of its TTL, logs in again when renewal is refused or the token's max TTL is
+// near, and re-reads a token file when it changes.
+type authenticator struct {
+	api       vaultAPI
+	login     func() (loginRequest, error) // nil for the token method
+	tokenFile string                       // token method: re-read on every use
+	envToken  string                       // token method without a file: VAULT_TOKEN
+	log       *zap.Logger
+	now       func() time.Time
+	rnd       func() float64 // uniform in [0,1), for jitter
+
+	mu   sync.Mutex // held through logins, so concurrent fetches share one
+	cur  *session
+	gen  uint64
+	wake chan struct{} // size 1: tells the renewer that cur changed
+}
+
+// current returns a usable session, logging in first if there is none or it expired.
+func (a *authenticator) current(ctx context.Context) (*session, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.cur != nil && a.login == nil && a.tokenFile != "" {
+		// A read error keeps the current token: the file may be in the middle of a swap.
+		if tok, err := readCredential(a.tokenFile, "token_file"); err == nil && tok != a.cur.header() {
+			a.log.Info("vault token file changed; using the new token")
+			a.cur = nil
+		}
+	}
+	if a.cur != nil && !a.cur.expired(a.now()) {
+		return a.cur, nil
+	}
+	return a.establish(ctx)
+}
+
+// recover is called after Vault refused stale's token on some path. It returns a new
+// session to retry with, or nil when the token is fine and the refusal is the policy's.
+func (a *authenticator) recover(ctx context.Context, stale *session) (*session, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.cur != nil && a.cur.gen != stale.gen {
+		return a.cur, nil // someone logged in again meanwhile
+	}
+	_, err := a.api.read(ctx, stale.header(), "auth/token/lookup-self", nil)
+	if err == nil || !errors.Is(err, fetcher.ErrPermission) {
+		return nil, nil
+	}
+	a.log.Info("vault token was rejected (revoked or expired); logging in again")
+	a.cur = nil
+	return a.establish(ctx)
+}
+
+// establish logs in (or adopts the configured token) and makes it current. a.mu is held.
+func (a *authenticator) establish(ctx context.Context) (*session, error) {
+	var s *session
+	var err error
+	if a.login != nil {
+		s, err = a.doLogin(ctx)
+	} else {
+		s, err = a.adoptToken(ctx)
+	}
+	if err != nil {
+		return nil, err
+	}
+	a.gen++
+	s.gen = a.gen
+	a.cur = s
+	select {
+	case a.wake <- struct{}{}:
+	default:
+	}
+	return s, nil
+}
+
+func (a *authenticator) doLogin(ctx context.Context) (*session, error) {
+	req, err := a.login()
+	if err != nil {
+		return nil, fmt.Errorf("logging in: %w", err)
+	}
+	sec, err := a.api.write(ctx, "", req.path, req.data)
+	if err != nil {
+		return nil, fmt.Errorf("logging in at %s: %w", req.path, loginError(err))
+	}
+	if sec == nil || sec.Auth == nil || sec.Auth.ClientToken == "" {
+		return nil, fmt.Errorf("logging in at %s: the answer holds no token", req.path)
+	}
+	ttl := time.Duration(sec.Auth.LeaseDuration) * time.Second
+	s := a.newSession(sec.Auth.ClientToken, ttl, sec.Auth.Renewable)
+	a.log.Info("logged in to vault", zap.String("path", req.path), zap.Duration("ttl", ttl), zap.Bool("renewable", s.renewable))
+	return s, nil
+}
+
+// loginError reports a refused login (any 4xx but 429) as an auth failure: Vault answers
+// 400 for a wrong AppRole secret_id or an invalid JWT, 403 for a role that does not match.
+func loginError(err error) error {
+	var se *statusError
+	if errors.As(err, &se) && se.status >= 400 && se.status < 500 && se.status != http.StatusTooManyRequests && se.kind == nil {
+		se.kind = fetcher.ErrPermission
+	}
+	return err
+}
+
+// adoptToken takes the configured token and asks Vault about its life.
+func (a *authenticator) adoptToken(ctx context.Context) (*session, error) {
+	tok, from := a.envToken, "VAULT_TOKEN"
+	if a.tokenFile != "" {
+		var err error
+		if tok, err = readCredential(a.tokenFile, "token_file"); err != nil {
+			return nil, fmt.Errorf("%w: %w", fetcher.ErrPermission, err)
+		}
+		from = "token_file " + a.tokenFile
+	}
+	if tok == "" {
+		return nil, fmt.Errorf("no vault token: set VAULT_TOKEN, or auth.token_file, or another auth.method: %w", fetcher.ErrPermission)
+	}
+	sec, err := a.api.read(ctx, tok, "auth/token/lookup-self", nil)
+	if err != nil {
+		return nil, fmt.Errorf("checking the token from %s: %w", from, err)
+	}
+	if sec == nil || sec.Data == nil {
+		return nil, fmt.Errorf("checking the token from %s: empty answer", from)
+	}
+	ttl := durationField(sec.Data["ttl"])
+	renewable, _ := sec.Data["renewable"].(bool)
+	s := a.newSession(tok, ttl, renewable)
+	if inc := durationField(sec.Data["creation_ttl"]); inc > 0 {
+		s.increment = inc
+	}
+	if p := durationField(sec.Data["period"]); p > 0 {
+		s.increment = p
+	}
+	a.log.Info("using vault token", zap.String("from", from), zap.Duration("ttl", ttl), zap.Bool("renewable", renewable))
+	return s, nil
+}
+
+func (a *authenticator) newSession(token string, ttl time.Duration, renewable bool) *session {
+	now := a.now()
+	s := &session{token: fetcher.StringValue(token), renewable: renewable, increment: ttl}
+	if ttl > 0 {
+		s.expiry = now.Add(ttl)
+		s.renewAt = now.Add(renewPoint(ttl, a.rnd()))
+	}
+	s.noRenew = a.login == nil && !renewable
+	return s
+}
+
+// run renews the token until ctx ends. It sleeps until the current session's renewAt,
+// or until a new session arrives, and backs off after a failure.
+func (a *authenticator) run(ctx context.Context) {
+	var retry time.Duration
+	for {
+		a.mu.Lock()
+		s := a.cur
+		a.mu.Unlock()
+		var fire <-chan time.Time
+		var timer *time.Timer
+		if s != nil && !s.expiry.IsZero() && !s.noRenew {
+			at := s.renewAt
+			if retry > 0 {
+				at = a.now().Add(scale(retry, 0.8+0.4*a.rnd()))
+			}
+			timer = time.NewTimer(at.Sub(a.now()))
+			fire = timer.C
+		}
+		select {
+		case <-ctx.Done():
+			stopTimer(timer)
+			return
+		case <-a.wake:
+			stopTimer(timer)
+			retry = 0
+			continue
+		case <-fire:
+		}
+		if err := a.maintain(ctx, s); err != nil {
+			retry = nextBackoff(retry)
+			if ctx.Err() == nil {
+				a.log.Warn("vault token renewal failed; retrying", zap.Error(err), zap.Duration("retry_in", retry))
+			}
+		} else {
+			retry = 0
+		}
+	}
+}
+
+func stopTimer(t *time.Timer) {
+	if t != nil {
+		t.Stop()
+	}
+}
+
+// maintain renews s, or logs in again when Vault refuses the renewal or the token is near
+// its max TTL. A network error is returned for a retry; the token stays in use meanwhile.
+func (a *authenticator) maintain(ctx context.Context, s *session) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.cur == nil || a.cur.gen != s.gen {
+		return nil // replaced meanwhile; the loop picks up the new one
+	}
+	s = a.cur
+	if s.renewable && !s.final {
+		sec, err := a.api.write(ctx, s.header(), "auth/token/renew-self", map[string]any{"increment": int64(s.increment / time.Second)})
+		switch {
+		case err == nil && sec != nil && sec.Auth != nil:
+			a.cur = a.renewed(s, time.Duration(sec.Auth.LeaseDuration)*time.Second, sec.Auth.Renewable)
+			return nil
+		case err != nil && !refused(err):
+			return fmt.Errorf("renewing the token: %w", err)
+		}
+		a.log.Info("vault refused to renew the token", zap.Error(err))
+	}
+	if a.login == nil {
+		n := *s
+		n.noRenew = true
+		a.cur = &n
+		a.log.Warn("the vault token cannot be renewed; replace it (token_file) before it expires", zap.Time("expires", s.expiry))
+		return nil
+	}
+	if _, err := a.establish(ctx); err != nil {
+		return err
+	}
+	return nil
+}
+
+// renewed is s after a renewal granted ttl. A grant shorter than asked means the token's
+// max TTL is near: the next action is a fresh login (or, for a bare token, nothing).
+func (a *authenticator) renewed(s *session, ttl time.Duration, renewable bool) *session {
+	now := a.now()
+	n := *s
+	n.renewable = renewable
+	n.expiry = now.Add(ttl)
+	n.renewAt = now.Add(renewPoint(ttl, a.rnd()))
+	n.final = capped(ttl, s.increment)
+	if n.final && a.login == nil {
+		n.noRenew = true
+	}
+	a.log.Debug("renewed vault token", zap.Duration("ttl", ttl), zap.Bool("near_max_ttl", n.final))
+	return &n
+}
+
+// capped reports whether Vault granted noticeably less than asked (its max TTL cut it).
+func capped(granted, asked time.Duration) bool {
+	slack := max(time.Second, asked/20)
+	return granted < asked-slack
+}
+
+// refused reports whether Vault answered and said no (a 4xx other than 429), as opposed
+// to being unreachable or failing.
+func refused(err error) bool {
+	var se *statusError
+	return errors.As(err, &se) && se.status >= 400 && se.status < 500 && se.status != http.StatusTooManyRequests
+}
+
+func scale(d time.Duration, f float64) time.Duration { return time.Duration(float64(d) * f) }
+
+// renewPoint is when, into a TTL, to act: about 2/3 of it (55% to 65%, so that the
+// engine's own refresh at 2/3 of the TTL we report finds the renewal due).
+func renewPoint(ttl time.Duration, r float64) time.Duration { return scale(ttl, 0.55+0.10*r) }
+
+// nextBackoff doubles from 1s up to 1m.
+func nextBackoff(d time.Duration) time.Duration {
+	switch {
+	case d <= 0:
+		return time.Second
+	case d >= 30*time.Second:
+		return time.Minute
+	}
+	return 2 * d
+}
