@@ -1,0 +1,92 @@
+package gcp
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+)
+
+var (
+	// secretIDRE is the documented form of a secret id.
+	secretIDRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,255}$`)
+	// versionRE accepts a version number, `latest` or a version alias.
+	versionRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,63}$`)
+)
+
+const fullForms = "projects/P/secrets/S[/versions/V] or projects/P/locations/L/secrets/S[/versions/V]"
+
+// resourceName turns a ref's path and version into the version resource name to access:
+//
+//	NAME                                  -> projects/<project>[/locations/<location>]/secrets/NAME/versions/latest
+//	NAME @3                               -> …/secrets/NAME/versions/3
+//	projects/P/secrets/S[/versions/V]     -> itself (global secrets; backend without location)
+//	projects/P/locations/L/secrets/S[/…]  -> itself (L must be the backend's location)
+//
+// A version in the path and a different @version in the ref is an error.
+func resourceName(path, refVersion, project, location string) (string, error) {
+	if refVersion != "" && !versionRE.MatchString(refVersion) {
+		return "", fmt.Errorf("version %q: want a number, latest or a version alias", refVersion)
+	}
+	if !strings.Contains(path, "/") {
+		if !secretIDRE.MatchString(path) {
+			return "", fmt.Errorf("secret id %q may hold only letters, digits, '-' and '_' (or write %s)", path, fullForms)
+		}
+		if project == "" {
+			return "", errors.New("the short form gcp:NAME needs project in the backend config (or write a full name " + fullForms + ")")
+		}
+		return versionName(secretPrefix(project, location)+path, refVersion), nil
+	}
+	seg := strings.Split(path, "/")
+	var loc, id string
+	switch {
+	case len(seg) >= 4 && seg[0] == "projects" && seg[2] == "secrets":
+		id = seg[3]
+		seg = seg[4:]
+	case len(seg) >= 6 && seg[0] == "projects" && seg[2] == "locations" && seg[4] == "secrets":
+		loc, id = seg[3], seg[5]
+		seg = seg[6:]
+	default:
+		return "", fmt.Errorf("path %q: want NAME, %s", path, fullForms)
+	}
+	if strings.Contains(path, "//") || !secretIDRE.MatchString(id) || (len(seg) != 0 && (len(seg) != 2 || seg[0] != "versions")) {
+		return "", fmt.Errorf("path %q: want NAME, %s", path, fullForms)
+	}
+	switch {
+	case loc != location && location == "":
+		return "", fmt.Errorf("%q is a regional secret in %s: set location: %s on the backend (its regional endpoint serves it)", path, loc, loc)
+	case loc != location && loc == "":
+		return "", fmt.Errorf("%q is a global secret, but this backend reads location %s through its regional endpoint: use a backend without location", path, location)
+	case loc != location:
+		return "", fmt.Errorf("%q is in location %s, but this backend reads location %s", path, loc, location)
+	}
+	if len(seg) == 2 {
+		if !versionRE.MatchString(seg[1]) {
+			return "", fmt.Errorf("path %q: version %q: want a number, latest or a version alias", path, seg[1])
+		}
+		if refVersion != "" && refVersion != seg[1] {
+			return "", fmt.Errorf("path %q names version %s and the ref @%s: keep one", path, seg[1], refVersion)
+		}
+		return path, nil
+	}
+	return versionName(path, refVersion), nil
+}
+
+func secretPrefix(project, location string) string {
+	if location == "" {
+		return "projects/" + project + "/secrets/"
+	}
+	return "projects/" + project + "/locations/" + location + "/secrets/"
+}
+
+func versionName(secret, version string) string {
+	if version == "" {
+		version = "latest"
+	}
+	return secret + "/versions/" + version
+}
+
+// versionID is the last segment of a version name ("…/versions/3" -> "3").
+func versionID(name string) string {
+	return name[strings.LastIndexByte(name, '/')+1:]
+}
