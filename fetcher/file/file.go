@@ -28,6 +28,8 @@ const maxSize = 1 << 20
 type Backend struct {
 	dir string
 	log *zap.Logger
+
+	watching func() // test hook: Watch has set up its watches
 }
 
 var (

@@ -51,6 +51,9 @@ func (b *Backend) Watch(ctx context.Context, refs []fetcher.Ref, changed func())
 	}
 	addWatches()
 	last := hashAll(files)
+	if b.watching != nil {
+		b.watching()
+	}
 
 	check := func() {
 		if now := hashAll(files); now != last {
