@@ -18,8 +18,9 @@ const (
 )
 
 // FetchAll reads refs in as few calls as AWS allows: each distinct target once; unversioned
-// secrets 20 per BatchGetSecretValue; SSM parameters 10 per GetParameters; secrets pinned
-// to a version id, stages other than AWSCURRENT and SSM paths one call (or page) each.
+// secrets 20 per BatchGetSecretValue; unversioned SSM parameters 10 per GetParameters;
+// secrets pinned to a version id (once per process), other stages than AWSCURRENT, SSM
+// versions or labels, and SSM paths one call (or page) each.
 func (c *Client) FetchAll(ctx context.Context, refs []fetcher.Ref) []fetcher.Result {
 	results := make([]fetcher.Result, len(refs))
 	users := map[target][]int{}
@@ -34,7 +35,7 @@ func (c *Client) FetchAll(ctx context.Context, refs []fetcher.Ref) []fetcher.Res
 			switch {
 			case t.batchable():
 				batch = append(batch, t)
-			case t.kind == parameterKind:
+			case t.kind == parameterKind && t.selector == "":
 				names = append(names, t)
 			default:
 				singles = append(singles, t)
@@ -62,9 +63,12 @@ func (c *Client) FetchAll(ctx context.Context, refs []fetcher.Ref) []fetcher.Res
 	}
 	for _, t := range singles {
 		g.Go(func() error {
-			if t.kind == pathKind {
+			switch t.kind {
+			case pathKind:
 				set(t, c.readPath(ctx, t))
-			} else {
+			case parameterKind:
+				set(t, c.readParameter(ctx, t))
+			default:
 				set(t, c.readSecret(ctx, t))
 			}
 			return nil

@@ -8,12 +8,14 @@ import (
 
 	sdkaws "github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
+	"github.com/aws/aws-sdk-go-v2/service/ssm/types"
 
 	"github.com/patas/patas-secrets/fetcher"
 )
 
 // readParameters reads up to 10 SSM parameters with one GetParameters call, SecureStrings
-// decrypted, and reports each through set.
+// decrypted, and reports each through set. Only unversioned names come here: an answer
+// entry's Selector (name:3) is not reliable enough to tell name and name:3 apart.
 func (c *Client) readParameters(ctx context.Context, ts []target, set func(target, fetcher.Result)) {
 	pending := make(map[string]target, len(ts))
 	names := make([]string, len(ts))
@@ -32,22 +34,15 @@ func (c *Client) readParameters(ctx context.Context, ts []target, set func(targe
 		return
 	}
 	for _, p := range out.Parameters {
-		sel := sdkaws.ToString(p.Selector)
-		var t target
-		var ok bool
-		for _, n := range []string{sdkaws.ToString(p.Name) + sel, sdkaws.ToString(p.ARN) + sel} {
-			if t, ok = pending[n]; ok {
-				delete(pending, n)
-				break
-			}
+		t, ok := pending[sdkaws.ToString(p.Name)]
+		if !ok {
+			t, ok = pending[sdkaws.ToString(p.ARN)]
 		}
 		if !ok {
 			continue
 		}
-		s, err := parameterSecret(t, p.Value)
-		s.Version = strconv.FormatInt(p.Version, 10)
-		s.Created = sdkaws.ToTime(p.LastModifiedDate)
-		set(t, fetcher.Result{Secret: s, Err: err})
+		delete(pending, t.ssmName())
+		set(t, parameterResult(t, p))
 	}
 	for _, n := range out.InvalidParameters {
 		if t, ok := pending[n]; ok {
@@ -60,20 +55,41 @@ func (c *Client) readParameters(ctx context.Context, ts []target, set func(targe
 	}
 }
 
-// parameterSecret is like a Secrets Manager string: the whole value, and its fields when it
+// readParameter reads one SSM parameter version or label (name:selector).
+func (c *Client) readParameter(ctx context.Context, t target) fetcher.Result {
+	in := &ssm.GetParameterInput{Name: sdkaws.String(t.ssmName()), WithDecryption: sdkaws.Bool(true)}
+	out, err := call(ctx, c.backoff, "GetParameter", func(ctx context.Context) (*ssm.GetParameterOutput, error) {
+		return c.ps.GetParameter(ctx, in)
+	})
+	if err != nil {
+		return fetcher.Result{Err: wrapErr(t.describe(), err)}
+	}
+	if out.Parameter == nil {
+		return fetcher.Result{Err: fmt.Errorf("%s: empty GetParameter answer", t.describe())}
+	}
+	return parameterResult(t, *out.Parameter)
+}
+
+// parameterResult is like a Secrets Manager string: the whole value, and its fields when it
 // is a JSON object.
-func parameterSecret(t target, v *string) (fetcher.Secret, error) {
-	payload := []byte(sdkaws.ToString(v))
+func parameterResult(t target, p types.Parameter) fetcher.Result {
+	payload := []byte(sdkaws.ToString(p.Value))
 	data, err := fetcher.ParseJSONObject(payload)
 	if err != nil {
-		return fetcher.Secret{}, fmt.Errorf("%s: %w", t.describe(), err)
+		return fetcher.Result{Err: fmt.Errorf("%s: %w", t.describe(), err)}
 	}
-	return fetcher.Secret{Value: fetcher.NewValue(payload), Data: data}, nil
+	return fetcher.Result{Secret: fetcher.Secret{
+		Value:   fetcher.NewValue(payload),
+		Data:    data,
+		Version: strconv.FormatInt(p.Version, 10),
+		Created: sdkaws.ToTime(p.LastModifiedDate),
+	}}
 }
 
 // readPath reads every parameter under t.id, recursively and decrypted, into Data keyed by
-// each name relative to the path with '/' replaced by '_': under /patas/prod,
-// /patas/prod/database_url is database_url and /patas/prod/llm/api_key is llm_api_key.
+// each name relative to the path: under /patas/prod, /patas/prod/database_url is
+// database_url and /patas/prod/llm/api_key is llm/api_key (which expand turns into
+// LLM_API_KEY, and #llm/api_key selects).
 func (c *Client) readPath(ctx context.Context, t target) fetcher.Result {
 	in := &ssm.GetParametersByPathInput{
 		Path:           sdkaws.String(t.id),
@@ -84,7 +100,6 @@ func (c *Client) readPath(ctx context.Context, t target) fetcher.Result {
 	prefix := strings.TrimSuffix(t.id, "/") + "/"
 	var s fetcher.Secret
 	s.Data = map[string]fetcher.Value{}
-	from := map[string]string{}
 	for {
 		out, err := call(ctx, c.backoff, "GetParametersByPath", func(ctx context.Context) (*ssm.GetParametersByPathOutput, error) {
 			return c.ps.GetParametersByPath(ctx, in)
@@ -93,12 +108,7 @@ func (c *Client) readPath(ctx context.Context, t target) fetcher.Result {
 			return fetcher.Result{Err: wrapErr(t.describe(), err)}
 		}
 		for _, p := range out.Parameters {
-			name := sdkaws.ToString(p.Name)
-			key := strings.ReplaceAll(strings.TrimPrefix(name, prefix), "/", "_")
-			if other, dup := from[key]; dup {
-				return fetcher.Result{Err: fmt.Errorf("%s: parameters %q and %q both become key %q", t.describe(), other, name, key)}
-			}
-			from[key] = name
+			key := strings.TrimPrefix(sdkaws.ToString(p.Name), prefix)
 			s.Data[key] = fetcher.StringValue(sdkaws.ToString(p.Value))
 			if m := sdkaws.ToTime(p.LastModifiedDate); m.After(s.Created) {
 				s.Created = m
