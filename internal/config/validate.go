@@ -139,8 +139,8 @@ func (c *Config) validateFallbacks(p *Problems, envs map[string]int) {
 			p.Add(path, "falls back to itself")
 			continue
 		}
-		if _, ok := envs[s.Fallback]; !ok {
-			p.Add(path, "%s is not set by any other entry with env", s.Fallback)
+		if _, ok := envs[s.Fallback]; !ok && !c.hasExpand() {
+			p.Add(path, "%s is not set by any other entry", s.Fallback)
 			continue
 		}
 		// Follow the chain to catch a cycle (A falls back to B, B to A).
