@@ -184,3 +184,14 @@ func assertNoCanary(t *testing.T, canary string, texts ...string) {
 func secretBinaryInput(name string, b []byte) *secretsmanager.CreateSecretInput {
 	return &secretsmanager.CreateSecretInput{Name: &name, SecretBinary: b}
 }
+
+func strPtr(s string) *string { return &s }
+
+// sdkConfigFor is a plain SDK configuration with static keys sending through calls.
+func sdkConfigFor(calls *testenv.AWSCalls) sdkaws.Config {
+	return sdkaws.Config{
+		Region:      testRegion,
+		Credentials: credentials.NewStaticCredentialsProvider("AKIDCHECK", "test", ""),
+		HTTPClient:  calls.Client(),
+	}
+}
