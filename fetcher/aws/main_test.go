@@ -60,7 +60,7 @@ func awsTestEnv(t *testing.T) {
 	} {
 		t.Setenv(k, v)
 		if v == "" {
-			os.Unsetenv(k)
+			_ = os.Unsetenv(k)
 		}
 	}
 }
