@@ -9,11 +9,13 @@ package gcp
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"hash/crc32"
 	"log/slog"
 	"net"
 	"strings"
+	"time"
 
 	secretmanager "cloud.google.com/go/secretmanager/apiv1"
 	"cloud.google.com/go/secretmanager/apiv1/secretmanagerpb"
@@ -21,6 +23,7 @@ import (
 	"go.uber.org/zap"
 	"google.golang.org/api/option"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/patas/patas-secrets/fetcher"
@@ -102,9 +105,16 @@ func (b *Backend) Fetch(ctx context.Context, ref fetcher.Ref) (fetcher.Secret, e
 	if err != nil {
 		return fetcher.Secret{}, fmt.Errorf("%s: %w", ref, err)
 	}
-	resp, err := b.client.AccessSecretVersion(ctx, &secretmanagerpb.AccessSecretVersionRequest{Name: name})
+	var lastTry error
+	resp, err := b.client.AccessSecretVersion(ctx, &secretmanagerpb.AccessSecretVersionRequest{Name: name}, retry(&lastTry))
 	if err != nil {
-		if ctxErr := ctx.Err(); ctxErr != nil {
+		if ctxErr := ctx.Err(); ctxErr != nil || errors.Is(err, context.DeadlineExceeded) {
+			if ctxErr == nil {
+				ctxErr = err
+			}
+			if lastTry != nil {
+				return fetcher.Secret{}, fmt.Errorf("%s: reading %s: %w (gave up retrying: %v)", ref, name, ctxErr, classify(lastTry))
+			}
 			return fetcher.Secret{}, fmt.Errorf("%s: reading %s: %w", ref, name, ctxErr)
 		}
 		return fetcher.Secret{}, fmt.Errorf("%s: reading %s: %w", ref, name, classify(err))
@@ -123,6 +133,24 @@ func (b *Backend) Fetch(ctx context.Context, ref fetcher.Ref) (fetcher.Secret, e
 		zap.Bool("crc32c_checked", payload.DataCrc32C != nil))
 	return fetcher.Secret{Value: fetcher.NewValue(data), Data: fields, Version: v}, nil
 }
+
+// retry retries what the library retries by default (UNAVAILABLE, RESOURCE_EXHAUSTED) until
+// ctx ends, from a shorter first pause than its 2s, and remembers the last failure: the
+// library reports only the context's error when it gives up, hiding why.
+func retry(last *error) gax.CallOption {
+	return gax.WithRetry(func() gax.Retryer {
+		r := gax.OnCodes([]codes.Code{codes.Unavailable, codes.ResourceExhausted},
+			gax.Backoff{Initial: 250 * time.Millisecond, Max: 10 * time.Second, Multiplier: 2})
+		return retryerFunc(func(err error) (time.Duration, bool) {
+			*last = err
+			return r.Retry(err)
+		})
+	})
+}
+
+type retryerFunc func(error) (time.Duration, bool)
+
+func (f retryerFunc) Retry(err error) (time.Duration, bool) { return f(err) }
 
 // Close closes the client's connections.
 func (b *Backend) Close() error { return b.client.Close() }
