@@ -276,7 +276,7 @@ func (a *authenticator) renewed(s *session, ttl time.Duration, renewable bool) *
 
 // capped reports whether Vault granted noticeably less than asked (its max TTL cut it).
 func capped(granted, asked time.Duration) bool {
-	slack := max(time.Second, asked/20)
+	slack := asked / 20 // Vault grants whole seconds; anything shorter than asked by more was cut
 	return granted < asked-slack
 }
 
