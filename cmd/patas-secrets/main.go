@@ -39,6 +39,7 @@ type command struct {
 	name    string
 	summary string
 	flags   func(fs *pflag.FlagSet) // the subcommand's own flags
+	args    bool                    // takes positional arguments (after -- for exec)
 	run     func(ctx context.Context, env *cmdEnv) error
 }
 
@@ -49,6 +50,7 @@ type cmdEnv struct {
 	stdout     io.Writer
 	stderr     io.Writer
 	flags      *pflag.FlagSet
+	args       []string // positional arguments, for commands that take them
 }
 
 func commands() []command {
@@ -56,6 +58,9 @@ func commands() []command {
 		{name: "once", summary: "fetch everything, validate, write every output, exit (init container)", run: runOnce},
 		{name: "run", summary: "like once, then keep refreshing (interval, file watch, SIGHUP)", run: runRun},
 		{name: "check", summary: "validate the config and print every problem (--connect also reads every secret)", flags: checkFlags, run: runCheck},
+		{name: "exec", summary: "start CMD with the env file's variables; restart or signal it when the file changes", flags: execFlags, args: true, run: runExec},
+		{name: "install", summary: "copy this binary into DIR (a shared volume) for use as an entrypoint wrapper", args: true, run: runInstall},
+		{name: "health", summary: "exit 0 when the running sidecar is ready (for Docker and ECS health checks)", flags: healthFlags, run: runHealth},
 		{name: "version", summary: "print version, commit and Go version", run: runVersion},
 	}
 }
@@ -103,7 +108,7 @@ func dispatch(args []string, stdout, stderr io.Writer) error {
 	if err := fs.Parse(rest); err != nil {
 		return usageError{err}
 	}
-	if fs.NArg() > 0 {
+	if fs.NArg() > 0 && !cmd.args {
 		return usageError{fmt.Errorf("%s takes no arguments, got %q", name, fs.Args())}
 	}
 	log, err := telemetry.NewLogger(stderr, *level, *format)
@@ -114,7 +119,7 @@ func dispatch(args []string, stdout, stderr io.Writer) error {
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
-	return cmd.run(ctx, &cmdEnv{configPath: *configPath, log: log, stdout: stdout, stderr: stderr, flags: fs})
+	return cmd.run(ctx, &cmdEnv{configPath: *configPath, log: log, stdout: stdout, stderr: stderr, flags: fs, args: fs.Args()})
 }
 
 // globalValueFlags are the flags that take a separate value, so the command can be found

@@ -3,6 +3,7 @@
 package engine
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"time"
@@ -28,11 +29,22 @@ type Engine struct {
 	FetchTimeout time.Duration
 	// Concurrency bounds the reads in flight per refresh.
 	Concurrency int
+	// Notifier, when set, is told after a refresh has written every output and at least
+	// one changed. Run runs it beside the refresh loop.
+	Notifier Notifier
 
 	// State of the last successful refresh.
 	lastOK  time.Time
 	minTTL  time.Duration // smallest lease TTL seen in the last refresh; 0 when none
 	written bool          // every output has been written at least once
+}
+
+// Notifier tells the application that its secrets changed (signal, command, HTTP).
+type Notifier interface {
+	// Changed must not block: it records that a notification is due.
+	Changed()
+	// Run delivers notifications (debounced, retried) until ctx is cancelled.
+	Run(ctx context.Context) error
 }
 
 // entry is a compiled secrets entry.

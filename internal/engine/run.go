@@ -49,6 +49,15 @@ func (e *Engine) Run(ctx context.Context, external <-chan Reason) error {
 	defer wg.Wait()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	if e.Notifier != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := e.Notifier.Run(ctx); err != nil {
+				e.log.Error("notifier stopped", zap.Error(err))
+			}
+		}()
+	}
 	if e.cfg.Refresh.WatchEnabled() {
 		e.startWatches(ctx, &wg, func() { fire(ReasonWatch) })
 	}

@@ -47,6 +47,9 @@ func (e *Engine) refresh(ctx context.Context, why Reason) error {
 		}
 	}
 	e.written = true
+	if changed > 0 && e.Notifier != nil {
+		e.Notifier.Changed()
+	}
 	e.lastOK = time.Now()
 	e.log.Debug("refresh done", zap.String("reason", string(why)), zap.Int("outputs_changed", changed),
 		zap.Int("variables", len(snap.Vars)), zap.Duration("took", time.Since(start)))
