@@ -27,6 +27,9 @@ func WriteAtomic(path string, data []byte, o FileOptions) (changed bool, err err
 	if err != nil {
 		return false, err
 	}
+	if hookCreated != nil {
+		hookCreated(tmp)
+	}
 	defer func() {
 		if err != nil {
 			_ = f.Close()
@@ -42,7 +45,7 @@ func WriteAtomic(path string, data []byte, o FileOptions) (changed bool, err err
 			return false, fmt.Errorf("setting owner of %s: %w", tmp, err)
 		}
 	}
-	if _, err = f.Write(data); err != nil {
+	if _, err = writeData(f, data); err != nil {
 		return false, fmt.Errorf("writing %s: %w", tmp, err)
 	}
 	if err = f.Sync(); err != nil {
@@ -56,6 +59,14 @@ func WriteAtomic(path string, data []byte, o FileOptions) (changed bool, err err
 	}
 	return true, syncDir(dir)
 }
+
+// Test seams, set only by tests: hookCreated sees each temporary file the moment it exists
+// (to check that no moment has a wider mode than the final one); writeData lets a test fail
+// a write midway (to check that the previous output survives byte for byte).
+var (
+	hookCreated func(path string)
+	writeData   = func(f *os.File, b []byte) (int, error) { return f.Write(b) }
+)
 
 // tempPrefix marks our temporary files, so a crashed write's leftovers can be recognised.
 const tempPrefix = ".patas-secrets-"
@@ -87,6 +98,12 @@ func same(path string, data []byte, o FileOptions) bool {
 		return false
 	}
 	defer f.Close()
+	return sameFile(f, data, o)
+}
+
+// sameFile reports whether the open file f is a regular file with one link that holds
+// data with the wanted mode and owner.
+func sameFile(f *os.File, data []byte, o FileOptions) bool {
 	fi, err := f.Stat()
 	if err != nil || !fi.Mode().IsRegular() || fi.Mode().Perm() != o.Mode.Perm() || fi.Size() != int64(len(data)) {
 		return false

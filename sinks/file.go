@@ -34,13 +34,28 @@ func (s *fileSink) Write(ctx context.Context, snap Snapshot) (bool, error) {
 }
 
 // Formats lists the output formats New accepts.
-var Formats = []string{"dotenv"}
+var Formats = []string{"dotenv", "shell", "docker", "json", "files"}
 
-// New returns the sink for format at path.
+// encoders are the one-file formats.
+var encoders = map[string]encoder{
+	"dotenv": encodeDotenv,
+	"shell":  encodeShell,
+	"docker": encodeDocker,
+	"json":   encodeJSON,
+}
+
+// New returns the sink for format at path (a directory for files). A zero o.Mode means
+// DefaultMode; only its permission bits are used.
 func New(format, path string, o FileOptions) (Sink, error) {
-	switch format {
-	case "dotenv":
-		return &fileSink{path: path, opts: o, encode: encodeDotenv}, nil
+	if o.Mode == 0 {
+		o.Mode = DefaultMode
+	}
+	o.Mode = o.Mode.Perm()
+	if format == "files" {
+		return &dirSink{dir: path, opts: o}, nil
+	}
+	if enc, ok := encoders[format]; ok {
+		return &fileSink{path: path, opts: o, encode: enc}, nil
 	}
 	return nil, fmt.Errorf("unknown format %q (formats: %v)", format, Formats)
 }

@@ -1,5 +1,8 @@
-// Package sinks turns a snapshot of variables into output files. Each format (dialect) has
-// its own file; every file-based format is written with WriteAtomic.
+// Package sinks turns a snapshot of variables into output files. Each format is a dialect
+// with its own file and its own documented rules (docs/formats.md): dotenv.go, shell.go,
+// docker.go, json.go write one file with WriteAtomic; files.go writes a directory of files
+// swapped in as whole generations. A value a dialect cannot carry exactly is refused with a
+// *RefuseError that names the variable and the format, never the value.
 package sinks
 
 import (
@@ -68,4 +71,20 @@ type RefuseError struct {
 
 func (e *RefuseError) Error() string {
 	return fmt.Sprintf("format %s cannot carry %s: %s", e.Format, e.Var, e.Reason)
+}
+
+// checkNames refuses an invalid or repeated variable name: every dialect needs portable
+// names, and a repeated one would be read back as only one of its values.
+func checkNames(format string, s Snapshot) error {
+	seen := make(map[string]bool, len(s.Vars))
+	for _, v := range s.Vars {
+		if !ValidName(v.Name) {
+			return &RefuseError{Format: format, Var: v.Name, Reason: "not a valid variable name ([A-Za-z_][A-Za-z0-9_]*)"}
+		}
+		if seen[v.Name] {
+			return &RefuseError{Format: format, Var: v.Name, Reason: "defined twice"}
+		}
+		seen[v.Name] = true
+	}
+	return nil
 }

@@ -1,0 +1,325 @@
+package sinks
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// dirSink is the files format: one file per variable, named after it, holding the raw
+// value (any bytes, NUL and non-UTF-8 included: nothing is refused but invalid or repeated
+// names), for applications that read /run/secrets/NAME-style files.
+//
+// The directory is laid out and swapped the way Kubernetes' AtomicWriter does it for
+// secret and configMap volumes, so readers (and watchers written for Kubernetes) behave:
+//
+//	dir/..2026_11_28_23_40_01.123456789/NAME   a generation: real files, mode and owner set
+//	dir/..data -> ..2026_11_28_23_40_01.123456789
+//	dir/NAME   -> ..data/NAME
+//
+// A write that changes anything creates a new generation directory, writes, chmods, chowns
+// and fsyncs every file in it, fsyncs it, then points a new ..data_tmp symlink at it and
+// renames that over ..data: one atomic step, after which a reader opening dir/NAME gets the
+// new generation and one that resolved ..data earlier still reads the old one whole. Then
+// the per-name symlinks are created (each by renaming a temporary symlink over the name,
+// which replaces whatever was planted there), symlinks of names no longer present are
+// removed, and so are older generations.
+//
+// The directory is shared with another container, so nothing in it is trusted: every
+// operation is relative to an open descriptor of dir; files are created with O_EXCL and
+// opened with O_NOFOLLOW; entries are replaced by rename, which replaces a symlink rather
+// than writing through it; ..data counts as ours only when it points at a name of the
+// generation pattern. When the current generation already holds exactly the snapshot,
+// with the wanted mode and owner, and every name's symlink is in place, nothing is written.
+type dirSink struct {
+	dir  string
+	opts FileOptions
+}
+
+var _ Sink = (*dirSink)(nil)
+
+const (
+	dataLink      = "..data"
+	dataLinkTmp   = "..data_tmp"
+	linkTmpPrefix = "..link_tmp_"
+	genLayout     = "..2006_01_02_15_04_05.000000000"
+	genDirMode    = 0o755 // names are not secret; the files' own mode guards the values
+)
+
+var genName = regexp.MustCompile(`^\.\.\d{4}_\d\d_\d\d_\d\d_\d\d_\d\d\.\d{9}$`)
+
+func (s *dirSink) Path() string { return s.dir }
+
+func (s *dirSink) Check(snap Snapshot) error { return checkNames("files", snap) }
+
+func (s *dirSink) Write(ctx context.Context, snap Snapshot) (bool, error) {
+	if err := ctx.Err(); err != nil {
+		return false, err
+	}
+	if err := s.Check(snap); err != nil {
+		return false, err
+	}
+	if err := os.MkdirAll(s.dir, genDirMode); err != nil {
+		return false, fmt.Errorf("creating %s: %w", s.dir, err)
+	}
+	d, err := os.OpenFile(s.dir, os.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return false, fmt.Errorf("opening %s: %w", s.dir, err)
+	}
+	defer d.Close()
+	dfd := int(d.Fd())
+	if s.current(dfd, snap) {
+		return false, nil
+	}
+	gen, err := s.writeGeneration(dfd, snap)
+	if err != nil {
+		return false, err
+	}
+	if err := s.swap(dfd, gen); err != nil {
+		_ = os.RemoveAll(filepath.Join(s.dir, gen))
+		return false, err
+	}
+	// The new generation is live. What follows tidies up; an error leaves readers of
+	// ..data correct and is repaired by the next write.
+	if err := s.link(dfd, snap); err != nil {
+		return true, err
+	}
+	if err := s.prune(d, snap, gen); err != nil {
+		return true, err
+	}
+	if err := unix.Fsync(dfd); err != nil {
+		return true, fmt.Errorf("syncing %s: %w", s.dir, err)
+	}
+	return true, nil
+}
+
+// current reports whether dir already shows exactly snap, without following any symlink
+// but the ..data one into a directory of ours.
+func (s *dirSink) current(dfd int, snap Snapshot) bool {
+	gen, err := readlinkat(dfd, dataLink)
+	if err != nil || !genName.MatchString(gen) {
+		return false
+	}
+	gfd, err := unix.Openat(dfd, gen, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return false
+	}
+	g := os.NewFile(uintptr(gfd), gen)
+	defer g.Close()
+	names, err := g.Readdirnames(-1)
+	if err != nil || len(names) != len(snap.Vars) {
+		return false
+	}
+	for _, v := range snap.Vars {
+		if !sameAt(gfd, v.Name, v.Value.Reveal(), s.opts) {
+			return false
+		}
+		if target, err := readlinkat(dfd, v.Name); err != nil || target != dataLink+"/"+v.Name {
+			return false
+		}
+	}
+	stale, err := staleLinks(dfd, snap)
+	return err == nil && len(stale) == 0
+}
+
+func sameAt(dfd int, name string, data []byte, o FileOptions) bool {
+	fd, err := unix.Openat(dfd, name, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return false
+	}
+	f := os.NewFile(uintptr(fd), name)
+	defer f.Close()
+	return sameFile(f, data, o)
+}
+
+// writeGeneration writes snap into a new generation directory and returns its name.
+func (s *dirSink) writeGeneration(dfd int, snap Snapshot) (gen string, err error) {
+	t := time.Now().UTC()
+	for i := 0; ; i++ {
+		gen = t.Add(time.Duration(i)).Format(genLayout)
+		// 0700 until complete: nobody lists a half-written generation.
+		err = unix.Mkdirat(dfd, gen, 0o700)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, unix.EEXIST) || i == 100 {
+			return "", fmt.Errorf("creating %s: %w", filepath.Join(s.dir, gen), err)
+		}
+	}
+	defer func() {
+		if err != nil {
+			_ = os.RemoveAll(filepath.Join(s.dir, gen))
+		}
+	}()
+	gfd, err := unix.Openat(dfd, gen, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return "", fmt.Errorf("opening %s: %w", filepath.Join(s.dir, gen), err)
+	}
+	g := os.NewFile(uintptr(gfd), filepath.Join(s.dir, gen))
+	defer g.Close()
+	for _, v := range snap.Vars {
+		if err := s.writeFile(gfd, filepath.Join(s.dir, gen, v.Name), v.Name, v.Value.Reveal()); err != nil {
+			return "", err
+		}
+	}
+	if err := g.Chmod(genDirMode); err != nil {
+		return "", fmt.Errorf("setting mode of %s: %w", g.Name(), err)
+	}
+	if err := g.Sync(); err != nil {
+		return "", fmt.Errorf("syncing %s: %w", g.Name(), err)
+	}
+	return gen, nil
+}
+
+// writeFile creates name in the generation directory gfd with the final mode and owner
+// set before the first byte, then writes and fsyncs it.
+func (s *dirSink) writeFile(gfd int, path, name string, data []byte) error {
+	fd, err := unix.Openat(gfd, name, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, uint32(s.opts.Mode.Perm()&0o600))
+	if err != nil {
+		return fmt.Errorf("creating %s: %w", path, err)
+	}
+	f := os.NewFile(uintptr(fd), path)
+	defer f.Close()
+	if hookCreated != nil {
+		hookCreated(path)
+	}
+	if err := f.Chmod(s.opts.Mode.Perm()); err != nil {
+		return fmt.Errorf("setting mode of %s: %w", path, err)
+	}
+	if s.opts.UID >= 0 || s.opts.GID >= 0 {
+		if err := f.Chown(s.opts.UID, s.opts.GID); err != nil {
+			return fmt.Errorf("setting owner of %s: %w", path, err)
+		}
+	}
+	if _, err := writeData(f, data); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("syncing %s: %w", path, err)
+	}
+	return f.Close()
+}
+
+// swap points ..data at gen in one rename.
+func (s *dirSink) swap(dfd int, gen string) error {
+	if err := s.symlinkOver(dfd, gen, dataLinkTmp, dataLink); err != nil {
+		return err
+	}
+	if err := unix.Fsync(dfd); err != nil {
+		return fmt.Errorf("syncing %s: %w", s.dir, err)
+	}
+	return nil
+}
+
+// link points each name at ..data/name.
+func (s *dirSink) link(dfd int, snap Snapshot) error {
+	for _, v := range snap.Vars {
+		target := dataLink + "/" + v.Name
+		if got, err := readlinkat(dfd, v.Name); err == nil && got == target {
+			continue
+		}
+		if err := s.symlinkOver(dfd, target, linkTmpPrefix+v.Name, v.Name); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// symlinkOver makes name a symlink to target by creating it as tmp and renaming it over
+// name, which replaces a file or symlink at name instead of following it.
+func (s *dirSink) symlinkOver(dfd int, target, tmp, name string) error {
+	if err := unix.Unlinkat(dfd, tmp, 0); err != nil && !errors.Is(err, unix.ENOENT) {
+		if err := os.RemoveAll(filepath.Join(s.dir, tmp)); err != nil {
+			return fmt.Errorf("removing leftover %s: %w", filepath.Join(s.dir, tmp), err)
+		}
+	}
+	if err := unix.Symlinkat(target, dfd, tmp); err != nil {
+		return fmt.Errorf("creating symlink %s: %w", filepath.Join(s.dir, tmp), err)
+	}
+	if err := unix.Renameat(dfd, tmp, dfd, name); err != nil {
+		_ = unix.Unlinkat(dfd, tmp, 0)
+		return fmt.Errorf("replacing %s (a directory there was not made by this sink; remove it): %w", filepath.Join(s.dir, name), err)
+	}
+	return nil
+}
+
+// prune removes the symlinks of names no longer in snap and every generation but gen.
+func (s *dirSink) prune(d *os.File, snap Snapshot, gen string) error {
+	dfd := int(d.Fd())
+	stale, err := staleLinks(dfd, snap)
+	if err != nil {
+		return fmt.Errorf("listing %s: %w", s.dir, err)
+	}
+	for _, name := range stale {
+		if err := unix.Unlinkat(dfd, name, 0); err != nil && !errors.Is(err, unix.ENOENT) {
+			return fmt.Errorf("removing %s: %w", filepath.Join(s.dir, name), err)
+		}
+	}
+	names, err := readDirNames(dfd)
+	if err != nil {
+		return fmt.Errorf("listing %s: %w", s.dir, err)
+	}
+	for _, name := range names {
+		if genName.MatchString(name) && name != gen {
+			// RemoveAll works through descriptors and never follows a symlink.
+			if err := os.RemoveAll(filepath.Join(s.dir, name)); err != nil {
+				return fmt.Errorf("removing old generation: %w", err)
+			}
+		}
+	}
+	return nil
+}
+
+// staleLinks lists the symlinks in dir that point into ..data for a name not in snap.
+func staleLinks(dfd int, snap Snapshot) ([]string, error) {
+	names, err := readDirNames(dfd)
+	if err != nil {
+		return nil, err
+	}
+	var stale []string
+	for _, name := range names {
+		target, err := readlinkat(dfd, name)
+		if err != nil {
+			continue // not a symlink
+		}
+		if rest, ok := strings.CutPrefix(target, dataLink+"/"); ok && rest == name {
+			if _, in := snap.Get(name); !in {
+				stale = append(stale, name)
+			}
+		}
+	}
+	return stale, nil
+}
+
+// readDirNames lists the directory open at dfd, from its start, through a new descriptor
+// so that the caller's offset is untouched.
+func readDirNames(dfd int) ([]string, error) {
+	fd, err := unix.Openat(dfd, ".", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	f := os.NewFile(uintptr(fd), ".")
+	defer f.Close()
+	return f.Readdirnames(-1)
+}
+
+func readlinkat(dfd int, name string) (string, error) {
+	buf := make([]byte, 256)
+	for {
+		n, err := unix.Readlinkat(dfd, name, buf)
+		if err != nil {
+			return "", err
+		}
+		if n < len(buf) {
+			return string(buf[:n]), nil
+		}
+		buf = make([]byte, 2*len(buf))
+	}
+}
