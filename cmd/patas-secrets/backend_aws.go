@@ -2,15 +2,20 @@ package main
 
 import (
 	"context"
-	"errors"
 
 	"go.uber.org/zap"
 
 	"github.com/patas/patas-secrets/fetcher"
+	awsfetcher "github.com/patas/patas-secrets/fetcher/aws"
 	"github.com/patas/patas-secrets/internal/config"
 )
 
-// openAWS is replaced when the aws backend lands; config validation already refuses type aws.
+// openAWS builds the aws backend; credentials come from the SDK's default chain.
 func openAWS(ctx context.Context, name string, b *config.AWSBackend, cfg *config.Config, log *zap.Logger) (fetcher.Backend, error) {
-	return nil, errors.New("the aws backend is not in this build yet")
+	return awsfetcher.New(ctx, awsfetcher.Options{
+		Region:   b.Region,
+		Endpoint: b.Endpoint,
+		Profile:  b.Profile,
+		RoleARN:  b.RoleARN,
+	}, log)
 }
