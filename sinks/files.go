@@ -83,7 +83,7 @@ func (s *dirSink) Write(ctx context.Context, snap Snapshot) (bool, error) {
 		return false, err
 	}
 	if err := s.swap(dfd, gen); err != nil {
-		_ = os.RemoveAll(filepath.Join(s.dir, gen))
+		_ = s.removeGeneration(gen)
 		return false, err
 	}
 	// The new generation is live. What follows tidies up; an error leaves readers of
@@ -140,12 +140,13 @@ func sameAt(dfd int, name string, data []byte, o FileOptions) bool {
 }
 
 // writeGeneration writes snap into a new generation directory and returns its name.
-func (s *dirSink) writeGeneration(dfd int, snap Snapshot) (gen string, err error) {
+func (s *dirSink) writeGeneration(dfd int, snap Snapshot) (string, error) {
 	t := time.Now().UTC()
+	var gen string
 	for i := 0; ; i++ {
 		gen = t.Add(time.Duration(i)).Format(genLayout)
 		// 0700 until complete: nobody lists a half-written generation.
-		err = unix.Mkdirat(dfd, gen, 0o700)
+		err := unix.Mkdirat(dfd, gen, 0o700)
 		if err == nil {
 			break
 		}
@@ -153,29 +154,33 @@ func (s *dirSink) writeGeneration(dfd int, snap Snapshot) (gen string, err error
 			return "", fmt.Errorf("creating %s: %w", filepath.Join(s.dir, gen), err)
 		}
 	}
-	defer func() {
-		if err != nil {
-			_ = os.RemoveAll(filepath.Join(s.dir, gen))
-		}
-	}()
+	if err := s.fillGeneration(dfd, gen, snap); err != nil {
+		_ = s.removeGeneration(gen)
+		return "", err
+	}
+	return gen, nil
+}
+
+// fillGeneration writes snap's files into the new, empty generation directory gen.
+func (s *dirSink) fillGeneration(dfd int, gen string, snap Snapshot) error {
 	gfd, err := unix.Openat(dfd, gen, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return "", fmt.Errorf("opening %s: %w", filepath.Join(s.dir, gen), err)
+		return fmt.Errorf("opening %s: %w", filepath.Join(s.dir, gen), err)
 	}
 	g := os.NewFile(uintptr(gfd), filepath.Join(s.dir, gen))
 	defer g.Close()
 	for _, v := range snap.Vars {
 		if err := s.writeFile(gfd, filepath.Join(s.dir, gen, v.Name), v.Name, v.Value.Reveal()); err != nil {
-			return "", err
+			return err
 		}
 	}
 	if err := g.Chmod(genDirMode); err != nil {
-		return "", fmt.Errorf("setting mode of %s: %w", g.Name(), err)
+		return fmt.Errorf("setting mode of %s: %w", g.Name(), err)
 	}
 	if err := g.Sync(); err != nil {
-		return "", fmt.Errorf("syncing %s: %w", g.Name(), err)
+		return fmt.Errorf("syncing %s: %w", g.Name(), err)
 	}
-	return gen, nil
+	return nil
 }
 
 // writeFile creates name in the generation directory gfd with the final mode and owner
@@ -268,13 +273,21 @@ func (s *dirSink) prune(d *os.File, snap Snapshot, gen string) error {
 	}
 	for _, name := range names {
 		if genName.MatchString(name) && name != gen {
-			// RemoveAll works through descriptors and never follows a symlink.
-			if err := os.RemoveAll(filepath.Join(s.dir, name)); err != nil {
+			if err := s.removeGeneration(name); err != nil {
 				return fmt.Errorf("removing old generation: %w", err)
 			}
 		}
 	}
 	return nil
+}
+
+// removeGeneration removes the generation directory gen, and nothing else: RemoveAll works
+// through descriptors and never follows a symlink.
+func (s *dirSink) removeGeneration(gen string) error {
+	if !genName.MatchString(gen) {
+		return fmt.Errorf("refusing to remove %q from %s: not a generation", gen, s.dir)
+	}
+	return os.RemoveAll(filepath.Join(s.dir, gen))
 }
 
 // staleLinks lists the symlinks in dir that point into ..data for a name not in snap.

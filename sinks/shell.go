@@ -7,7 +7,10 @@ import "strings"
 //
 // Rules: inside single quotes a POSIX shell takes every byte literally: no $ or backtick
 // expansion, no backslash escape, no globbing, newlines and CRs kept. The one byte that
-// cannot appear inside is the quote itself, written '\'' (close, escaped quote, reopen).
+// cannot appear inside is the quote itself, written as close quote, escaped quote, reopen:
+//
+//	export NAME='it'\''s'
+//
 // So any value reads back exactly and sourcing the file runs nothing but export. Bytes
 // that are not UTF-8 are kept too (checked in bash's C and UTF-8 locales and dash).
 //
