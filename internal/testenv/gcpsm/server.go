@@ -6,6 +6,7 @@ import (
 	"hash/crc32"
 	"net"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -15,6 +16,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 )
 
@@ -28,7 +30,11 @@ type Server struct {
 	// Location is the region this endpoint serves ("" for the global endpoint).
 	Location string
 
+	tls         *tlsConfig // set by TLS
+	requireAuth bool       // set by RequireAuth
+
 	mu          sync.Mutex
+	lastAuth    string             // authorization metadata of the last call
 	projects    map[string]string  // project id -> project number
 	ids         map[string]string  // project number -> project id
 	secrets     map[string]*secret // canonical name (project id) -> secret
@@ -81,7 +87,11 @@ func Start(t testing.TB, opts ...Option) *Server {
 		t.Fatalf("gcpsm: listening: %v", err)
 	}
 	s.Addr = l.Addr().String()
-	g := grpc.NewServer(grpc.UnaryInterceptor(s.intercept))
+	serverOpts := []grpc.ServerOption{grpc.UnaryInterceptor(s.intercept)}
+	if s.tls != nil {
+		serverOpts = append(serverOpts, grpc.Creds(s.tls.serverCreds(t)))
+	}
+	g := grpc.NewServer(serverOpts...)
 	secretmanagerpb.RegisterSecretManagerServiceServer(g, s)
 	done := make(chan struct{})
 	go func() {
@@ -95,8 +105,13 @@ func Start(t testing.TB, opts ...Option) *Server {
 	return s
 }
 
-// ClientOptions point the real client library at s: its address, no credentials, plaintext.
+// ClientOptions point the real client library at s. Plaintext servers: its address, no
+// credentials, plaintext. TLS servers: its address and its certificate; the client finds
+// its credentials itself (application default credentials).
 func (s *Server) ClientOptions() []option.ClientOption {
+	if s.tls != nil {
+		return []option.ClientOption{option.WithEndpoint(s.Addr), option.WithGRPCDialOption(s.tls.dialOption())}
+	}
 	return []option.ClientOption{
 		option.WithEndpoint(s.Addr),
 		option.WithoutAuthentication(),
@@ -112,6 +127,10 @@ func (s *Server) intercept(ctx context.Context, req any, info *grpc.UnaryServerI
 	s.inFlight++
 	s.maxInFlight = max(s.maxInFlight, s.inFlight)
 	fail := s.failure
+	auth := metadata.ValueFromIncomingContext(ctx, "authorization")
+	if len(auth) > 0 {
+		s.lastAuth = auth[0]
+	}
 	s.mu.Unlock()
 	defer func() {
 		s.mu.Lock()
@@ -120,6 +139,9 @@ func (s *Server) intercept(ctx context.Context, req any, info *grpc.UnaryServerI
 	}()
 	if fail != nil {
 		return nil, fail
+	}
+	if s.requireAuth && (len(auth) == 0 || !strings.HasPrefix(auth[0], "Bearer ")) {
+		return nil, status.Error(codes.Unauthenticated, "Request is missing required authentication credential. Expected OAuth 2 access token, login cookie or other valid authentication credential.")
 	}
 	return h(ctx, req)
 }
