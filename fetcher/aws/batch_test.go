@@ -121,8 +121,8 @@ func TestCallsPerRefresh(t *testing.T) {
 				}
 			}
 
-			// The alternative: DescribeSecret per secret to learn its AWSCURRENT version id,
-			// then read only what changed. Counted on the same server.
+			// The alternatives: DescribeSecret or ListSecretVersionIds per secret to learn its
+			// AWSCURRENT version id, then read only what changed. Counted on the same server.
 			calls.Reset()
 			check := secretsmanager.NewFromConfig(sdkConfigFor(calls), func(o *secretsmanager.Options) { o.BaseEndpoint = &m.URL })
 			for _, r := range refs {
@@ -130,9 +130,47 @@ func TestCallsPerRefresh(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			t.Logf("%d secrets, DescribeSecret version check with nothing changed: %d calls", n, calls.Count(""))
-			if got := calls.Count(""); got < want {
-				t.Errorf("DescribeSecret check: %d calls, fewer than the batch read's %d: reconsider the design", got, want)
+			for _, r := range refs {
+				if _, err := check.ListSecretVersionIds(context.Background(), &secretsmanager.ListSecretVersionIdsInput{SecretId: &r.Path}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			t.Logf("%d secrets, version check with nothing changed: %v", n, calls.Ops())
+			for _, op := range []string{"DescribeSecret", "ListSecretVersionIds"} {
+				if got := calls.Count(op); got < want {
+					t.Errorf("%s check: %d calls, fewer than the batch read's %d: reconsider the design", op, got, want)
+				}
+			}
+		})
+	}
+}
+
+// TestSSMCallsPerRefresh measures the same for SSM parameters: GetParameters takes 10 names.
+func TestSSMCallsPerRefresh(t *testing.T) {
+	m := testenv.Moto(t)
+	awsTestEnv(t)
+	for _, n := range []int{1, 20, 100} {
+		t.Run(fmt.Sprint(n), func(t *testing.T) {
+			if err := m.Reset(); err != nil {
+				t.Fatal(err)
+			}
+			seed := newSeeder(t, m.URL)
+			refs := make([]fetcher.Ref, n)
+			for i := range n {
+				name := fmt.Sprintf("/patas/n%03d", i)
+				seed.param(name, "canary", "SecureString")
+				refs[i] = ref(t, "aws:ssm:"+name)
+			}
+			c, calls, _ := newTestClient(t, Options{Endpoint: m.URL})
+			for _, r := range c.FetchAll(context.Background(), refs) {
+				if r.Err != nil {
+					t.Fatal(r.Err)
+				}
+			}
+			want := (n + namesPerCall - 1) / namesPerCall
+			t.Logf("%d SSM parameters: %d calls %v", n, calls.Count(""), calls.Ops())
+			if got := calls.Count("GetParameters"); got != want || calls.Count("") != want {
+				t.Errorf("got %v, want %d GetParameters", calls.Ops(), want)
 			}
 		})
 	}
