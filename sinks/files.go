@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -15,7 +16,9 @@ import (
 
 // dirSink is the files format: one file per variable, named after it, holding the raw
 // value (any bytes, NUL and non-UTF-8 included: nothing is refused but invalid or repeated
-// names), for applications that read /run/secrets/NAME-style files.
+// names), for applications that read /run/secrets/NAME-style files. Files get the output
+// mode and owner; directories the same owner and the mode dirMode derives from it (0750 for
+// 0440).
 //
 // The directory is laid out and swapped the way Kubernetes' AtomicWriter does it for
 // secret and configMap volumes, so readers (and watchers written for Kubernetes) behave:
@@ -50,7 +53,6 @@ const (
 	dataLinkTmp   = "..data_tmp"
 	linkTmpPrefix = "..link_tmp_"
 	genLayout     = "..2006_01_02_15_04_05.000000000"
-	genDirMode    = 0o755 // names are not secret; the files' own mode guards the values
 )
 
 var genName = regexp.MustCompile(`^\.\.\d{4}_\d\d_\d\d_\d\d_\d\d_\d\d\.\d{9}$`)
@@ -66,8 +68,8 @@ func (s *dirSink) Write(ctx context.Context, snap Snapshot) (bool, error) {
 	if err := s.Check(snap); err != nil {
 		return false, err
 	}
-	if err := os.MkdirAll(s.dir, genDirMode); err != nil {
-		return false, fmt.Errorf("creating %s: %w", s.dir, err)
+	if err := s.makeDir(); err != nil {
+		return false, err
 	}
 	d, err := os.OpenFile(s.dir, os.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
@@ -98,6 +100,49 @@ func (s *dirSink) Write(ctx context.Context, snap Snapshot) (bool, error) {
 		return true, fmt.Errorf("syncing %s: %w", s.dir, err)
 	}
 	return true, nil
+}
+
+// dirMode is the mode of a directory holding files of the output mode: the owner's rwx,
+// and r-x for group and others where the files are readable by them, so that a directory
+// is never more open than its files and always open enough to reach them.
+func (s *dirSink) dirMode() os.FileMode {
+	read := s.opts.Mode.Perm() & 0o044
+	return 0o700 | read | read>>2
+}
+
+// makeDir creates the output directory, when missing, with dirMode and the output owner;
+// one that exists is left as the operator made it.
+func (s *dirSink) makeDir() error {
+	if _, err := os.Lstat(s.dir); err == nil || !errors.Is(err, fs.ErrNotExist) {
+		return nil // exists (or cannot be looked at: opening it will say why)
+	}
+	if err := os.MkdirAll(s.dir, s.dirMode()); err != nil {
+		return fmt.Errorf("creating %s: %w", s.dir, err)
+	}
+	d, err := os.Open(s.dir)
+	if err != nil {
+		return fmt.Errorf("opening %s: %w", s.dir, err)
+	}
+	defer d.Close()
+	if err := s.chownDir(d); err != nil {
+		return err
+	}
+	if err := d.Chmod(s.dirMode()); err != nil {
+		return fmt.Errorf("setting mode of %s: %w", s.dir, err)
+	}
+	return nil
+}
+
+// chownDir gives a directory the output's owner, so that an owner-only mode (0400 for
+// uid 1000, say) lets that owner through.
+func (s *dirSink) chownDir(d *os.File) error {
+	if s.opts.UID < 0 && s.opts.GID < 0 {
+		return nil
+	}
+	if err := d.Chown(s.opts.UID, s.opts.GID); err != nil {
+		return fmt.Errorf("setting owner of %s: %w", d.Name(), err)
+	}
+	return nil
 }
 
 // current reports whether dir already shows exactly snap, without following any symlink
@@ -174,7 +219,10 @@ func (s *dirSink) fillGeneration(dfd int, gen string, snap Snapshot) error {
 			return err
 		}
 	}
-	if err := g.Chmod(genDirMode); err != nil {
+	if err := s.chownDir(g); err != nil {
+		return err
+	}
+	if err := g.Chmod(s.dirMode()); err != nil {
 		return fmt.Errorf("setting mode of %s: %w", g.Name(), err)
 	}
 	if err := g.Sync(); err != nil {

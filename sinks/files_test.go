@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -49,6 +50,18 @@ func generations(t *testing.T, dir string) []string {
 	return gens
 }
 
+func dirModeFor(m os.FileMode) os.FileMode { return (&dirSink{opts: FileOptions{Mode: m}}).dirMode() }
+
+func TestFilesDirMode(t *testing.T) {
+	for _, c := range []struct{ file, dir os.FileMode }{
+		{0o440, 0o750}, {0o400, 0o700}, {0o444, 0o755}, {0o640, 0o750}, {0o600, 0o700}, {0o404, 0o705},
+	} {
+		if got := dirModeFor(c.file); got != c.dir {
+			t.Errorf("files %v: got directories %v, want %v", c.file, got, c.dir)
+		}
+	}
+}
+
 // assertFiles checks the whole layout: one generation, ..data pointing at it, holding
 // exactly snap's files with mode and content, and a NAME -> ..data/NAME symlink each.
 func assertFiles(t *testing.T, dir string, snap Snapshot, mode os.FileMode) {
@@ -60,8 +73,8 @@ func assertFiles(t *testing.T, dir string, snap Snapshot, mode os.FileMode) {
 	if target, err := os.Readlink(filepath.Join(dir, dataLink)); err != nil || target != gens[0] {
 		t.Fatalf("..data -> %q (%v), want %q", target, err, gens[0])
 	}
-	if fi, _ := statOf(t, filepath.Join(dir, gens[0])); fi.Mode().Perm() != genDirMode {
-		t.Errorf("generation mode %v, want %v", fi.Mode().Perm(), os.FileMode(genDirMode))
+	if fi, _ := statOf(t, filepath.Join(dir, gens[0])); fi.Mode().Perm() != dirModeFor(mode) {
+		t.Errorf("generation mode %v, want %v", fi.Mode().Perm(), dirModeFor(mode))
 	}
 	want := []string{dataLink, gens[0]}
 	for _, v := range snap.Vars {
@@ -139,6 +152,49 @@ func TestFilesOwner(t *testing.T) {
 	if _, st := statOf(t, filepath.Join(dir, dataLink, "A")); st.Uid != 0 || st.Gid != 99 {
 		t.Errorf("got owner %d:%d, want 0:99", st.Uid, st.Gid)
 	}
+}
+
+// TestFilesReachableByOwnerOnly reads a variable as other users, through the real kernel
+// permission checks: the output's owner (or group) gets in, anybody else does not.
+func TestFilesReachableByOwnerOnly(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("running a reader as another user needs root")
+	}
+	for _, c := range []struct {
+		name    string
+		o       FileOptions
+		in, out [2]uint32 // uid, gid of a reader that gets in, of one that does not
+	}{
+		{"owner 0400", FileOptions{Mode: 0o400, UID: 1234, GID: -1}, [2]uint32{1234, 1}, [2]uint32{4321, 0}},
+		{"group 0440", FileOptions{Mode: 0o440, UID: -1, GID: 5678}, [2]uint32{4321, 5678}, [2]uint32{4321, 1}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			base := t.TempDir()
+			for _, d := range []string{base, filepath.Dir(base)} {
+				if err := os.Chmod(d, 0o755); err != nil { // t.TempDir makes them 0700
+					t.Fatal(err)
+				}
+			}
+			dir := filepath.Join(base, "secrets")
+			mustWrite(t, newFiles(t, dir, c.o), snapshotOf("A", "value"))
+			if err := readAs(c.in, filepath.Join(dir, "A")); err != nil {
+				t.Errorf("uid:gid %v cannot read: %v", c.in, err)
+			}
+			if err := readAs(c.out, filepath.Join(dir, "A")); err == nil {
+				t.Errorf("uid:gid %v can read", c.out)
+			}
+		})
+	}
+}
+
+func readAs(who [2]uint32, path string) error {
+	cmd := exec.Command("/bin/cat", path)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: who[0], Gid: who[1], Groups: []uint32{who[1]}}}
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("%w: %s", err, out)
+	}
+	return nil
 }
 
 // TestFilesFailureKeepsPrevious fails the second file of a new generation halfway and
