@@ -289,9 +289,13 @@ func refused(err error) bool {
 
 func scale(d time.Duration, f float64) time.Duration { return time.Duration(float64(d) * f) }
 
-// renewPoint is when, into a TTL, to act: about 2/3 of it (55% to 65%, so that the
-// engine's own refresh at 2/3 of the TTL we report finds the renewal due).
-func renewPoint(ttl time.Duration, r float64) time.Duration { return scale(ttl, 0.55+0.10*r) }
+// renewPoint is when, into a token's TTL, the renewer acts: 2/3 of it, ±5%.
+func renewPoint(ttl time.Duration, r float64) time.Duration { return scale(ttl, 0.617+0.10*r) }
+
+// leaseDuePoint is when, into a lease's TTL, a read renews it: from 50% to 60%. The lease
+// is renewed when the engine comes back, which it does at 2/3 of the TTL we report (±10%):
+// due a little earlier, the lease is renewed on that first visit.
+func leaseDuePoint(ttl time.Duration, r float64) time.Duration { return scale(ttl, 0.50+0.10*r) }
 
 // nextBackoff doubles from 1s up to 1m.
 func nextBackoff(d time.Duration) time.Duration {

@@ -37,8 +37,8 @@ func (c *Client) leaseFor(path string) *lease {
 	return l
 }
 
-// readDynamic reads a path of a non-KV engine. A lease is reused until about 2/3 of its
-// TTL, then renewed; it is issued anew when renewal is refused, when Vault caps the renewal
+// readDynamic reads a path of a non-KV engine. A lease is reused until it is due (see
+// leaseDuePoint), then renewed; it is issued anew when renewal is refused, when Vault caps the renewal
 // (max_ttl is near: the old credentials stay valid for what is left, the new ones reach the
 // outputs now), when it expired, or when it was issued under a token that was replaced.
 func (c *Client) readDynamic(ctx context.Context, s *session, ref fetcher.Ref) (fetcher.Secret, error) {
@@ -92,7 +92,7 @@ func (c *Client) issue(ctx context.Context, s *session, ref fetcher.Ref, l *leas
 	l.id, l.gen, l.data = sec.LeaseID, s.gen, toValues(sec.Data)
 	l.issued, l.renewable, l.increment = now, sec.Renewable, ttl
 	l.expiry = now.Add(ttl)
-	l.renewAt = now.Add(renewPoint(ttl, c.rnd()))
+	l.renewAt = now.Add(leaseDuePoint(ttl, c.rnd()))
 	c.log.Info("issued vault lease", zap.String("path", ref.Path), zap.String("lease_id", l.id), zap.Duration("ttl", ttl), zap.Bool("renewable", l.renewable))
 	return l.secret(now, s), nil
 }
@@ -113,7 +113,7 @@ func (c *Client) renewLease(ctx context.Context, s *session, l *lease, now time.
 	ttl := time.Duration(sec.LeaseDuration) * time.Second
 	l.expiry = now.Add(ttl)
 	l.renewable = sec.Renewable
-	l.renewAt = now.Add(renewPoint(ttl, c.rnd()))
+	l.renewAt = now.Add(leaseDuePoint(ttl, c.rnd()))
 	if capped(ttl, l.increment) {
 		return false, nil
 	}

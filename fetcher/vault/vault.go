@@ -59,6 +59,7 @@ type Client struct {
 
 	stop      context.CancelFunc
 	done      chan struct{}
+	closeIdle func() // of the HTTP client; nil for a fake
 	closeOnce sync.Once
 }
 
@@ -103,7 +104,9 @@ func New(opts Options, log *zap.Logger) (*Client, error) {
 	if login == nil {
 		a.tokenFile, a.envToken = opts.Auth.TokenFile, envToken
 	}
-	return newClient(httpAPI{c}, a, log), nil
+	client := newClient(httpAPI{c}, a, log)
+	client.closeIdle = cfg.HttpClient.CloseIdleConnections
+	return client, nil
 }
 
 // requireTLS refuses settings that send the token in clear or to an unverified server.
@@ -222,6 +225,9 @@ func (c *Client) Close() error {
 	c.closeOnce.Do(func() {
 		c.stop()
 		<-c.done
+		if c.closeIdle != nil {
+			c.closeIdle()
+		}
 	})
 	return nil
 }
