@@ -1,0 +1,280 @@
+// Package supervisor runs the application as a child of patas-secrets exec: it waits for
+// the env file, starts the command with the file's variables, restarts it (or signals it)
+// when the file's content changes, forwards signals, reaps orphans when it is PID 1, and
+// returns the command's exit status.
+package supervisor
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/fsnotify/fsnotify"
+	"go.uber.org/zap"
+)
+
+// Config says what to run and how to react to changes. Zero durations take the defaults.
+type Config struct {
+	EnvFile string
+	Args    []string // the command and its arguments
+
+	// Signal, when set, is sent to the command on a change instead of restarting it.
+	Signal syscall.Signal
+	// WaitTimeout bounds the wait for the env file to appear (default 60s).
+	WaitTimeout time.Duration
+	// Grace is how long a restart waits after SIGTERM before SIGKILL (default 10s).
+	Grace time.Duration
+	// Debounce is how long after the first file event the content is compared (default 1s).
+	Debounce time.Duration
+	// MaxRestarts in any RestartWindow (defaults 5 in 5m); RestartBackoff is the first
+	// spacing between restarts inside a window, doubled each time (default 2s).
+	MaxRestarts    int
+	RestartWindow  time.Duration
+	RestartBackoff time.Duration
+	// Poll is the backstop re-read of the file for changes fsnotify misses (default 10s).
+	Poll time.Duration
+
+	// Reap collects every child, orphans included: set it when running as PID 1 or after
+	// BecomeSubreaper.
+	Reap bool
+	// Signals are forwarded to the command. SIGTERM, SIGINT and SIGQUIT also end
+	// supervision: no restart after them, and Run returns when the command exits.
+	Signals <-chan os.Signal
+
+	Stdin, Stdout, Stderr *os.File // default: this process's
+	Log                   *zap.Logger
+}
+
+// Defaults.
+const (
+	DefaultWaitTimeout    = 60 * time.Second
+	DefaultGrace          = 10 * time.Second
+	DefaultDebounce       = time.Second
+	DefaultMaxRestarts    = 5
+	DefaultRestartWindow  = 5 * time.Minute
+	DefaultRestartBackoff = 2 * time.Second
+	DefaultPoll           = 10 * time.Second
+)
+
+func (c *Config) applyDefaults() {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&c.WaitTimeout, DefaultWaitTimeout)
+	def(&c.Grace, DefaultGrace)
+	def(&c.Debounce, DefaultDebounce)
+	def(&c.RestartWindow, DefaultRestartWindow)
+	def(&c.RestartBackoff, DefaultRestartBackoff)
+	def(&c.Poll, DefaultPoll)
+	if c.MaxRestarts <= 0 {
+		c.MaxRestarts = DefaultMaxRestarts
+	}
+	if c.Stdin == nil {
+		c.Stdin = os.Stdin
+	}
+	if c.Stdout == nil {
+		c.Stdout = os.Stdout
+	}
+	if c.Stderr == nil {
+		c.Stderr = os.Stderr
+	}
+	if c.Log == nil {
+		c.Log = zap.NewNop()
+	}
+}
+
+// EnvFileVar is set in the command's environment to the env file's absolute path, so an
+// app told of a change by signal can re-read it.
+const EnvFileVar = "PATAS_SECRETS_ENV_FILE"
+
+// ErrStart marks a command that could not be started (not found, not executable).
+var ErrStart = errors.New("command could not be started")
+
+// envState is one reading of the env file.
+type envState struct {
+	vars []string // NAME=value
+	hash [32]byte
+}
+
+func (e *envState) names() []string {
+	out := make([]string, len(e.vars))
+	for i, kv := range e.vars {
+		out[i], _, _ = strings.Cut(kv, "=")
+	}
+	return out
+}
+
+func readEnv(path string) (*envState, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	vars, err := parseEnvFile(data)
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", path, err)
+	}
+	return &envState{vars: vars, hash: sha256.Sum256(data)}, nil
+}
+
+// Run supervises the command until it exits and returns its exit status (128+signal when
+// a signal ended it). Cancelling ctx stops the command gracefully (SIGTERM, Grace,
+// SIGKILL). The error is non-nil when the command never ran (no env file, not startable).
+func Run(ctx context.Context, cfg Config) (int, error) {
+	cfg.applyDefaults()
+	if len(cfg.Args) == 0 {
+		return 0, errors.New("no command to run")
+	}
+	path, err := filepath.Abs(cfg.EnvFile)
+	if err != nil {
+		return 0, err
+	}
+	s := &sup{cfg: cfg, path: path, log: cfg.Log,
+		lim: limiter{max: cfg.MaxRestarts, window: cfg.RestartWindow, backoff: cfg.RestartBackoff}}
+
+	// Catch SIGCHLD before any child exists, so no exit can be missed.
+	s.chld = make(chan os.Signal, 1)
+	signal.Notify(s.chld, syscall.SIGCHLD)
+	defer signal.Stop(s.chld)
+
+	s.watch, err = fsnotify.NewWatcher()
+	if err != nil {
+		return 0, fmt.Errorf("watching %s: %w", filepath.Dir(path), err)
+	}
+	defer s.watch.Close()
+	s.addWatch()
+
+	env, code, err := s.waitForFile(ctx)
+	if env == nil {
+		return code, err
+	}
+	return s.supervise(ctx, env)
+}
+
+// sup is the state of one Run; only Run's goroutine touches it.
+type sup struct {
+	cfg   Config
+	path  string
+	log   *zap.Logger
+	lim   limiter
+	chld  chan os.Signal
+	watch *fsnotify.Watcher
+
+	child      *child
+	current    *envState // what the running command got
+	pending    *envState // a confirmed change not yet applied
+	restarting bool      // the command was told to stop so that it restarts
+	stopping   bool      // supervision ends when the command exits
+}
+
+func (s *sup) addWatch() {
+	if err := s.watch.Add(filepath.Dir(s.path)); err != nil {
+		s.log.Debug("cannot watch the env file's directory yet; polling", zap.String("dir", filepath.Dir(s.path)), zap.Error(err))
+	}
+}
+
+// waitForFile waits for a readable env file. A terminating signal meanwhile ends the
+// wait with 128+signal.
+func (s *sup) waitForFile(ctx context.Context) (*envState, int, error) {
+	deadline := time.NewTimer(s.cfg.WaitTimeout)
+	defer deadline.Stop()
+	tick := time.NewTicker(200 * time.Millisecond)
+	defer tick.Stop()
+	var lastErr error
+	waiting := false
+	for {
+		env, err := readEnv(s.path)
+		if err == nil {
+			return env, 0, nil
+		}
+		lastErr = err
+		if !waiting {
+			waiting = true
+			s.log.Info("waiting for the env file", zap.String("path", s.path), zap.Duration("timeout", s.cfg.WaitTimeout))
+		}
+		select {
+		case <-ctx.Done():
+			return nil, 1, fmt.Errorf("stopped while waiting for %s", s.path)
+		case sig := <-s.cfg.Signals:
+			if terminating(sig) {
+				return nil, 128 + int(sig.(syscall.Signal)), fmt.Errorf("%v while waiting for %s", sig, s.path)
+			}
+		case <-deadline.C:
+			if errors.Is(lastErr, os.ErrNotExist) {
+				return nil, 1, fmt.Errorf("env file %s did not appear within %s", s.path, s.cfg.WaitTimeout)
+			}
+			return nil, 1, fmt.Errorf("env file not usable after %s: %w", s.cfg.WaitTimeout, lastErr)
+		case <-s.watch.Events:
+		case <-s.watch.Errors:
+		case <-tick.C:
+			s.addWatch()
+		}
+	}
+}
+
+func (s *sup) start(env *envState) error {
+	ownGroup := !isTerminal(s.cfg.Stdin)
+	vars := append(append([]string{}, env.vars...), EnvFileVar+"="+s.path)
+	c, err := startChild(s.cfg.Args, mergeEnv(os.Environ(), vars), []*os.File{s.cfg.Stdin, s.cfg.Stdout, s.cfg.Stderr}, ownGroup)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrStart, err)
+	}
+	s.child, s.current = c, env
+	s.log.Info("command started", zap.String("command", s.cfg.Args[0]), zap.Int("pid", c.pid), zap.Strings("variables", env.names()))
+	return nil
+}
+
+// mergeEnv returns base with vars added; a variable from the file replaces one of base.
+func mergeEnv(base, vars []string) []string {
+	set := map[string]bool{}
+	for _, kv := range vars {
+		k, _, _ := strings.Cut(kv, "=")
+		set[k] = true
+	}
+	out := make([]string, 0, len(base)+len(vars))
+	for _, kv := range base {
+		if k, _, _ := strings.Cut(kv, "="); !set[k] {
+			out = append(out, kv)
+		}
+	}
+	return append(out, vars...)
+}
+
+func terminating(sig os.Signal) bool {
+	return sig == syscall.SIGTERM || sig == syscall.SIGINT || sig == syscall.SIGQUIT
+}
+
+// changedNames lists the variables whose value differs between a and b (names only).
+func changedNames(a, b *envState) []string {
+	values := func(e *envState) map[string]string {
+		m := map[string]string{}
+		for _, kv := range e.vars {
+			k, v, _ := strings.Cut(kv, "=")
+			m[k] = v
+		}
+		return m
+	}
+	am, bm := values(a), values(b)
+	var out []string
+	for k, v := range bm {
+		if old, ok := am[k]; !ok || old != v {
+			out = append(out, k)
+		}
+	}
+	for k := range am {
+		if _, ok := bm[k]; !ok {
+			out = append(out, k)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
