@@ -78,7 +78,7 @@ func New(ctx context.Context, o Options, log *zap.Logger) (*Backend, error) {
 		opts = append(opts, option.WithEndpoint("secretmanager."+o.Location+".rep.googleapis.com:443"))
 	}
 	if o.Insecure {
-		if !IsLoopback(o.Endpoint) {
+		if !isLoopback(o.Endpoint) {
 			return nil, fmt.Errorf("insecure needs a loopback endpoint (127.0.0.1:PORT), got %q", o.Endpoint)
 		}
 		opts = append(opts,
@@ -155,9 +155,9 @@ func (f retryerFunc) Retry(err error) (time.Duration, bool) { return f(err) }
 // Close closes the client's connections.
 func (b *Backend) Close() error { return b.client.Close() }
 
-// IsLoopback reports whether endpoint (host:port) is on this machine: the only place a
+// isLoopback reports whether endpoint (host:port) is on this machine: the only place a
 // plaintext endpoint is allowed.
-func IsLoopback(endpoint string) bool {
+func isLoopback(endpoint string) bool {
 	host, _, err := net.SplitHostPort(endpoint)
 	if err != nil {
 		return false

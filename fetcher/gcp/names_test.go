@@ -51,13 +51,13 @@ func TestResourceName(t *testing.T) {
 	}
 }
 
-func TestIsLoopback(t *testing.T) {
+func TestLoopback(t *testing.T) {
 	for ep, want := range map[string]bool{
 		"127.0.0.1:9000": true, "[::1]:9000": true, "localhost:1": true, "127.9.9.9:1": true,
 		"10.0.0.1:443": false, "secretmanager.googleapis.com:443": false, "127.0.0.1": false, "": false,
 	} {
-		if got := IsLoopback(ep); got != want {
-			t.Errorf("IsLoopback(%q) = %v, want %v", ep, got, want)
+		if got := isLoopback(ep); got != want {
+			t.Errorf("isLoopback(%q) = %v, want %v", ep, got, want)
 		}
 	}
 }

@@ -210,7 +210,7 @@ func (s *Server) AddVersion(t testing.TB, project, secretID string, payload []by
 	if err != nil {
 		t.Fatalf("gcpsm: adding a version to %s: %v", name, err)
 	}
-	n, _ := strconv.Atoi(v.Name[len(v.Name)-len(lastSegment(v.Name)):])
+	n, _ := strconv.Atoi(lastSegment(v.Name))
 	return n
 }
 
