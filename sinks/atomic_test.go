@@ -146,7 +146,7 @@ func TestWriteAtomicFailureKeepsPrevious(t *testing.T) {
 		t.Run(format, func(t *testing.T) {
 			dir := t.TempDir()
 			path := filepath.Join(dir, "out")
-			sink, err := New(format, path, FileOptions{UID: -1, GID: -1})
+			sink, err := New(format, path, FileOptions{Mode: DefaultMode, UID: -1, GID: -1})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -213,7 +213,7 @@ func TestWriteAtomicReplacesPlanted(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			sink, err := New("dotenv", path, FileOptions{UID: -1, GID: -1})
+			sink, err := New("dotenv", path, FileOptions{Mode: DefaultMode, UID: -1, GID: -1})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -235,7 +235,7 @@ func TestWriteAtomicReplacesPlanted(t *testing.T) {
 
 func TestNew(t *testing.T) {
 	for _, f := range Formats {
-		s, err := New(f, filepath.Join(t.TempDir(), "out"), FileOptions{UID: -1, GID: -1})
+		s, err := New(f, filepath.Join(t.TempDir(), "out"), FileOptions{Mode: DefaultMode, UID: -1, GID: -1})
 		if err != nil {
 			t.Errorf("New(%q): %v", f, err)
 			continue

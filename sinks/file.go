@@ -44,12 +44,9 @@ var encoders = map[string]encoder{
 	"json":   encodeJSON,
 }
 
-// New returns the sink for format at path (a directory for files). A zero o.Mode means
-// DefaultMode; only its permission bits are used.
+// New returns the sink for format at path (a directory for files). o.Mode is used exactly
+// (its permission bits; the engine passes DefaultMode when the config names none).
 func New(format, path string, o FileOptions) (Sink, error) {
-	if o.Mode == 0 {
-		o.Mode = DefaultMode
-	}
 	o.Mode = o.Mode.Perm()
 	if format == "files" {
 		return &dirSink{dir: path, opts: o}, nil

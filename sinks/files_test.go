@@ -97,7 +97,7 @@ func assertFiles(t *testing.T, dir string, snap Snapshot, mode os.FileMode) {
 func TestFilesLayout(t *testing.T) {
 	withUmask(t, 0o022)
 	dir := filepath.Join(t.TempDir(), "secrets")
-	s := newFiles(t, dir, FileOptions{UID: -1, GID: -1})
+	s := newFiles(t, dir, FileOptions{Mode: DefaultMode, UID: -1, GID: -1})
 	seen := watchCreated(t)
 	snap := snapshotOf("A", "1", "BIN", "nul\x00 and \xff\xfe", "EMPTY", "", "PEM", pem)
 	if !mustWrite(t, s, snap) {
@@ -201,7 +201,7 @@ func readAs(who [2]uint32, path string) error {
 // checks that readers still see the previous generation, byte for byte, and nothing else.
 func TestFilesFailureKeepsPrevious(t *testing.T) {
 	dir := t.TempDir()
-	s := newFiles(t, dir, FileOptions{UID: -1, GID: -1})
+	s := newFiles(t, dir, FileOptions{Mode: DefaultMode, UID: -1, GID: -1})
 	old := snapshotOf("A", "old a", "B", "old b")
 	mustWrite(t, s, old)
 	failWrites(t, 5)
@@ -241,7 +241,7 @@ func TestFilesPlanted(t *testing.T) {
 				t.Fatal(err)
 			}
 			snap := snapshotOf("A", "secret a", "victim", "secret v")
-			mustWrite(t, newFiles(t, dir, FileOptions{UID: -1, GID: -1}), snap)
+			mustWrite(t, newFiles(t, dir, FileOptions{Mode: DefaultMode, UID: -1, GID: -1}), snap)
 			assertFiles(t, dir, snap, DefaultMode)
 			if got, _ := os.ReadFile(victim); string(got) != "victim" {
 				t.Errorf("the victim now holds %q", got)
@@ -254,7 +254,7 @@ func TestFilesPlanted(t *testing.T) {
 		if err := os.Mkdir(filepath.Join(dir, "A"), 0o755); err != nil {
 			t.Fatal(err)
 		}
-		_, err := newFiles(t, dir, FileOptions{UID: -1, GID: -1}).Write(context.Background(), snapshotOf("A", "x"))
+		_, err := newFiles(t, dir, FileOptions{Mode: DefaultMode, UID: -1, GID: -1}).Write(context.Background(), snapshotOf("A", "x"))
 		if err == nil || !strings.Contains(err.Error(), "remove it") {
 			t.Errorf("got %v, want an error that says to remove the directory", err)
 		}
@@ -268,7 +268,7 @@ func TestFilesPlanted(t *testing.T) {
 // NAME through its symlink gets a whole value, never older than one it saw before.
 func TestFilesConcurrentReader(t *testing.T) {
 	dir := t.TempDir()
-	s := newFiles(t, dir, FileOptions{UID: -1, GID: -1})
+	s := newFiles(t, dir, FileOptions{Mode: DefaultMode, UID: -1, GID: -1})
 	snapFor := func(n int) Snapshot {
 		kv := []string{"A", fmt.Sprintf("gen-%d-A", n), "B", fmt.Sprintf("gen-%d-B", n)}
 		if n%2 == 0 {
