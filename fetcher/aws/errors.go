@@ -3,6 +3,7 @@ package aws
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/smithy-go"
@@ -46,9 +47,13 @@ var (
 	}
 )
 
-// sentinelFor returns the sentinel error an AWS error code maps to, or nil.
-func sentinelFor(code string) error {
+// sentinelFor returns the sentinel error an AWS error code (and message) maps to, or nil.
+func sentinelFor(code, msg string) error {
 	switch {
+	case code == "InvalidRequestException" && strings.Contains(msg, "marked") && strings.Contains(msg, "delet"):
+		// Deleted, within its recovery window. AWS says "marked for deletion", moto
+		// "marked deleted"; no code of its own tells this case apart.
+		return fetcher.ErrNotFound
 	case notFoundCodes[code]:
 		return fetcher.ErrNotFound
 	case permissionCodes[code]:
@@ -68,11 +73,16 @@ func isThrottleCode(code string) bool {
 
 // errorCode returns the AWS error code of err, or "".
 func errorCode(err error) string {
+	code, _ := apiError(err)
+	return code
+}
+
+func apiError(err error) (code, msg string) {
 	var ae smithy.APIError
 	if errors.As(err, &ae) {
-		return ae.ErrorCode()
+		return ae.ErrorCode(), ae.ErrorMessage()
 	}
-	return ""
+	return "", ""
 }
 
 func isThrottle(err error) bool { return isThrottleCode(errorCode(err)) }
@@ -80,7 +90,7 @@ func isThrottle(err error) bool { return isThrottleCode(errorCode(err)) }
 // wrapErr names what was read (e.g. `secret "patas/production"`) and adds the sentinel the
 // AWS error code maps to, so errors.Is works on the result.
 func wrapErr(what string, err error) error {
-	if s := sentinelFor(errorCode(err)); s != nil && !errors.Is(err, s) {
+	if s := sentinelFor(apiError(err)); s != nil && !errors.Is(err, s) {
 		return fmt.Errorf("%s: %w: %w", what, s, err)
 	}
 	return fmt.Errorf("%s: %w", what, err)
@@ -93,7 +103,7 @@ func entryErr(what, code, msg string) error {
 	if msg != "" {
 		detail += ": " + msg
 	}
-	if s := sentinelFor(code); s != nil {
+	if s := sentinelFor(code, msg); s != nil {
 		return fmt.Errorf("%s: %w (%s)", what, s, detail)
 	}
 	return fmt.Errorf("%s: %s", what, detail)

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
 	"github.com/patas/patas-secrets/fetcher"
 	"github.com/patas/patas-secrets/internal/testenv"
 )
@@ -225,5 +227,26 @@ func TestSSMPathPages(t *testing.T) {
 	}
 	if n := calls.Count("GetParametersByPath"); n != 3 {
 		t.Errorf("pages: got %d, want 3 (10 parameters per page)", n)
+	}
+}
+
+// TestDeletedSecret: a secret scheduled for deletion is not found, alone and in a batch.
+func TestDeletedSecret(t *testing.T) {
+	m := testenv.Moto(t)
+	awsTestEnv(t)
+	seed := newSeeder(t, m.URL)
+	seed.secret("patas/deleted", "canary-deleted")
+	seed.secret("patas/kept", "canary-kept")
+	if _, err := seed.sm.DeleteSecret(context.Background(), &secretsmanager.DeleteSecretInput{SecretId: strPtr("patas/deleted")}); err != nil {
+		t.Fatal(err)
+	}
+	c, _, _ := newTestClient(t, Options{Endpoint: m.URL})
+	_, err := c.Fetch(context.Background(), ref(t, "aws:patas/deleted"))
+	if !errors.Is(err, fetcher.ErrNotFound) {
+		t.Errorf("alone: got %v, want ErrNotFound", err)
+	}
+	rs := c.FetchAll(context.Background(), []fetcher.Ref{ref(t, "aws:patas/deleted"), ref(t, "aws:patas/kept")})
+	if !errors.Is(rs[0].Err, fetcher.ErrNotFound) || rs[1].Err != nil {
+		t.Errorf("batch: got %v, %v, want ErrNotFound and the kept secret", rs[0].Err, rs[1].Err)
 	}
 }
