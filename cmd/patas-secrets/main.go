@@ -73,6 +73,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case errors.Is(err, pflag.ErrHelp):
 		return exitOK
 	}
+	var es exitStatus // exec: the command's own status
+	if errors.As(err, &es) {
+		if es.err != nil {
+			fmt.Fprintln(stderr, "patas-secrets:", es.err)
+		}
+		return es.code
+	}
 	fmt.Fprintln(stderr, "patas-secrets:", err)
 	var ue usageError
 	if errors.As(err, &ue) {

@@ -100,4 +100,3 @@ func TestParseErrorsCarryNoValue(t *testing.T) {
 		}
 	}
 }
-
