@@ -113,6 +113,9 @@ func New(ctx context.Context, o Options, log *zap.Logger) (*Client, error) {
 }
 
 func newClient(sm secretsAPI, ps parametersAPI, log *zap.Logger) *Client {
+	if log == nil {
+		log = zap.NewNop()
+	}
 	return &Client{sm: sm, ps: ps, log: log, backoff: defaultBackoff, pinned: map[target]fetcher.Secret{}}
 }
 

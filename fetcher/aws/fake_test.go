@@ -372,3 +372,15 @@ func TestSSMErrors(t *testing.T) {
 		t.Errorf("calls: got %d, want 3", n)
 	}
 }
+
+// TestSDKRetryerLeavesThrottlingToUs: the SDK still retries transient errors, but not
+// throttling, which call retries with its own bounded backoff.
+func TestSDKRetryerLeavesThrottlingToUs(t *testing.T) {
+	r := sdkRetryer()
+	if r.IsErrorRetryable(apiErr("ThrottlingException")) {
+		t.Error("ThrottlingException: SDK retries it, want only our backoff to")
+	}
+	if !r.IsErrorRetryable(apiErr("RequestTimeout")) {
+		t.Error("transient errors: SDK does not retry them, want its standard retries kept")
+	}
+}
