@@ -1,9 +1,13 @@
 package sinks
 
 import (
+	"encoding/json"
 	"fmt"
+	"os/exec"
 	"strings"
 	"testing"
+
+	"github.com/patas/patas-secrets/internal/testenv"
 )
 
 // dotenvRefused are the nasty values the dotenv dialect must refuse.
@@ -139,4 +143,51 @@ func FuzzDotenv(f *testing.F) {
 			checkDotenv(t, snapshotOf("A", va, "B", vb, "C", `"'`))
 		}
 	})
+}
+
+// pydanticSettings loads a file the way PATAS does, through pydantic-settings' env_file
+// into a settings class with one required str field per name (argv[2:]; an undeclared
+// extra would be dropped when empty), and prints what it read.
+const pydanticSettings = `
+import json, sys
+from pydantic import create_model
+from pydantic_settings import BaseSettings, SettingsConfigDict
+class Base(BaseSettings):
+    model_config = SettingsConfigDict(env_file=sys.argv[1], case_sensitive=True)
+Settings = create_model("Settings", __base__=Base, **{n: (str, ...) for n in sys.argv[2:]})
+sys.stdout.write(json.dumps(Settings().model_dump()))
+`
+
+// TestDotenvPydanticSettings reads every accepted nasty value through pydantic-settings,
+// the loader PATAS itself uses on top of python-dotenv.
+func TestDotenvPydanticSettings(t *testing.T) {
+	if err := exec.Command("python3", "-c", "import pydantic_settings").Run(); err != nil {
+		testenv.Missing(t, "pydantic-settings", "pip install pydantic-settings")
+	}
+	var kv []string
+	for i, v := range nastyValues {
+		if !dotenvRefused[v] {
+			kv = append(kv, fmt.Sprintf("PATAS_TEST_V%02d", i), v)
+		}
+	}
+	s := snapshotOf(kv...)
+	data, err := encodeDotenv(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"-c", pydanticSettings, writeTemp(t, data)}
+	for _, v := range s.Vars {
+		args = append(args, v.Name)
+	}
+	out, err := exec.Command("python3", args...).Output()
+	if err != nil {
+		t.Fatalf("pydantic-settings: %v", err)
+	}
+	var got map[string]string
+	if err := json.Unmarshal(out, &got); err != nil {
+		t.Fatalf("decoding %s: %v", out, err)
+	}
+	if d := diffMaps(got, wantMap(s)); d != "" {
+		t.Error(d)
+	}
 }
