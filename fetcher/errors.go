@@ -9,3 +9,7 @@ var (
 	ErrNotFound   = errors.New("secret not found")
 	ErrPermission = errors.New("permission denied")
 )
+
+// ErrThrottled means the backend kept refusing for rate reasons (HTTP 429, AWS
+// ThrottlingException) after the backend's own bounded retries.
+var ErrThrottled = errors.New("throttled")

@@ -35,7 +35,11 @@ func openBackends(ctx context.Context, cfg *config.Config, log *zap.Logger) (map
 func openBackend(ctx context.Context, name string, b config.Backend, cfg *config.Config, log *zap.Logger) (fetcher.Backend, error) {
 	switch {
 	case b.File != nil:
-		return file.New(cfg.Abs(b.File.Dir), log)
+		var opts []file.Option
+		if !b.File.DotenvAllowed(cfg) {
+			opts = append(opts, file.NoDotenv())
+		}
+		return file.New(cfg.Abs(b.File.Dir), log, opts...)
 	case b.Vault != nil:
 		return openVault(ctx, name, b.Vault, cfg, log)
 	case b.AWS != nil:

@@ -2,14 +2,61 @@ package main
 
 import (
 	"context"
-	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
 
 	"github.com/spf13/pflag"
+
+	"github.com/patas/patas-secrets/internal/config"
+	"github.com/patas/patas-secrets/internal/telemetry"
 )
 
-// healthFlags and runHealth are replaced by the health client (issue: operations).
-func healthFlags(fs *pflag.FlagSet) {}
+func healthFlags(fs *pflag.FlagSet) {
+	fs.String("addr", "", "address of the running sidecar (default: the config's listen, else "+config.DefaultListen+")")
+	fs.Duration("timeout", 3*time.Second, "how long to wait for an answer")
+}
 
+// runHealth asks a running `run` whether it is ready: exit 0 when /readyz answers 200. For
+// Docker and ECS health checks in an image with no shell or curl.
 func runHealth(ctx context.Context, env *cmdEnv) error {
-	return errors.New("health is not in this build yet")
+	addr, _ := env.flags.GetString("addr")
+	timeout, _ := env.flags.GetDuration("timeout")
+	if addr == "" {
+		addr = config.DefaultListen
+		if env.configPath != "" {
+			cfg, err := loadConfig(env)
+			if err != nil {
+				return err
+			}
+			if cfg.Listen == config.ListenDisabled {
+				return usageError{fmt.Errorf("listen is %q in %s: there is no server to ask", config.ListenDisabled, env.configPath)}
+			}
+			addr = cfg.Listen
+		}
+	}
+	probe, err := telemetry.ProbeAddr(addr)
+	if err != nil {
+		return usageError{fmt.Errorf("address %q: %w", addr, err)}
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+probe+"/readyz", nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("asking %s: %w", probe, err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	msg := strings.TrimSpace(string(body))
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s: %s", probe, msg)
+	}
+	fmt.Fprintln(env.stdout, msg)
+	return nil
 }

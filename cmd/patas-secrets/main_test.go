@@ -211,6 +211,7 @@ secrets:
     fallback: LLM_API_KEY
 outputs: [{format: dotenv, path: out.env}]
 refresh: {interval: 1h}
+listen: "off"
 `
 	bad := `backends: {swarm: {type: file, dir: secrets}}
 secrets:
@@ -271,7 +272,7 @@ outputs: [{format: dotenv, path: out.env}]
 }
 
 func TestRunRefreshesOnSIGHUP(t *testing.T) {
-	dir := project(t, "backends: {swarm: {type: file, dir: secrets}}\nsecrets: [{env: A, ref: 'swarm:a'}]\noutputs: [{format: dotenv, path: out.env}]\nrefresh: {interval: 1h, watch: false}\n",
+	dir := project(t, "backends: {swarm: {type: file, dir: secrets}}\nsecrets: [{env: A, ref: 'swarm:a'}]\noutputs: [{format: dotenv, path: out.env}]\nrefresh: {interval: 1h, watch: false}\nlisten: \"off\"\n",
 		map[string]string{"a": "one"})
 	cmd := exec.Command(bin, "run", "--config", filepath.Join(dir, "patas.yaml"))
 	if err := cmd.Start(); err != nil {

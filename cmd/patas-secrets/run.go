@@ -8,22 +8,41 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/patas/patas-secrets/internal/config"
 	"github.com/patas/patas-secrets/internal/engine"
+	"github.com/patas/patas-secrets/internal/telemetry"
 )
 
-// runRun is the sidecar: refresh until SIGTERM or SIGINT; SIGHUP refreshes now.
+// runRun is the sidecar: refresh until SIGTERM or SIGINT; SIGHUP refreshes now. It serves
+// /healthz, /readyz and /metrics on the config's listen address.
 func runRun(ctx context.Context, env *cmdEnv) error {
-	eng, _, closeAll, err := setup(ctx, env)
+	eng, cfg, closeAll, err := setup(ctx, env)
 	if err != nil {
 		return err
 	}
 	defer closeAll()
+	eng.Metrics = telemetry.NewMetrics(version, eng.Staleness)
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	done := make(chan struct{})
+	var served <-chan error
+	if cfg.Listen != config.ListenDisabled {
+		l, err := telemetry.Listen(cfg.Listen)
+		if err != nil {
+			return err
+		}
+		errc := make(chan error, 1)
+		served = errc
+		go func() { errc <- telemetry.Serve(ctx, l, telemetry.Handler(eng.Metrics, eng.Ready), env.log) }()
+	}
 
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
 	reasons := make(chan engine.Reason, 1)
 	go func() {
+		defer close(done)
 		for {
 			select {
 			case <-ctx.Done():
@@ -36,6 +55,14 @@ func runRun(ctx context.Context, env *cmdEnv) error {
 			}
 		}
 	}()
-	env.log.Info("running", zap.String("config", env.configPath))
-	return eng.Run(ctx, reasons)
+	env.log.Info("running", zap.String("config", env.configPath), zap.String("listen", cfg.Listen))
+	err = eng.Run(ctx, reasons)
+	cancel()
+	<-done
+	if served != nil {
+		if serr := <-served; serr != nil && err == nil {
+			err = serr
+		}
+	}
+	return err
 }

@@ -29,8 +29,16 @@ type Backend struct {
 	dir string
 	log *zap.Logger
 
+	noDotenv bool   // production: never read a file as dotenv
 	watching func() // test hook: Watch has set up its watches
 }
+
+// Option changes how a Backend reads.
+type Option func(*Backend)
+
+// NoDotenv stops the backend from reading file contents as dotenv (production, where the
+// guide keeps .env files out): #key and expand then need a JSON object.
+func NoDotenv() Option { return func(b *Backend) { b.noDotenv = true } }
 
 var (
 	_ fetcher.Backend = (*Backend)(nil)
@@ -39,11 +47,15 @@ var (
 
 // New returns a backend for dir. The directory may appear later (a volume mounted after
 // start); reads fail with ErrNotFound until it does.
-func New(dir string, log *zap.Logger) (*Backend, error) {
+func New(dir string, log *zap.Logger, opts ...Option) (*Backend, error) {
 	if dir == "" {
 		return nil, errors.New("no directory")
 	}
-	return &Backend{dir: filepath.Clean(dir), log: log}, nil
+	b := &Backend{dir: filepath.Clean(dir), log: log}
+	for _, o := range opts {
+		o(b)
+	}
+	return b, nil
 }
 
 // Fetch reads the file ref.Path names.
@@ -63,7 +75,7 @@ func (b *Backend) Fetch(ctx context.Context, ref fetcher.Ref) (fetcher.Secret, e
 		return fetcher.Secret{}, fmt.Errorf("%s: %w", ref, err)
 	}
 	s := fetcher.Secret{Value: fetcher.NewValue(trimNewline(data))}
-	if s.Data, err = parseFields(data); err != nil {
+	if s.Data, err = b.parseFields(data); err != nil {
 		return fetcher.Secret{}, fmt.Errorf("%s: %w", ref, err)
 	}
 	return s, nil
@@ -115,10 +127,11 @@ func trimNewline(b []byte) []byte {
 	return []byte(s)
 }
 
-// parseFields reads the content as a JSON object, else as dotenv; nil when it is neither.
-func parseFields(data []byte) (map[string]fetcher.Value, error) {
+// parseFields reads the content as a JSON object, else (unless refused) as dotenv; nil
+// when it is neither.
+func (b *Backend) parseFields(data []byte) (map[string]fetcher.Value, error) {
 	m, err := fetcher.ParseJSONObject(data)
-	if m != nil || err != nil {
+	if m != nil || err != nil || b.noDotenv {
 		return m, err
 	}
 	return parseDotenv(data), nil

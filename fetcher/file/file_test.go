@@ -112,3 +112,16 @@ func TestParseDotenvRejectsPlainSecrets(t *testing.T) {
 		}
 	}
 }
+
+func TestNoDotenv(t *testing.T) {
+	dir := t.TempDir()
+	write(t, filepath.Join(dir, "dev.env"), "A=1\n")
+	write(t, filepath.Join(dir, "app.json"), `{"a":"1"}`)
+	b, _ := New(dir, zap.NewNop(), NoDotenv())
+	if s, _ := fetch(t, b, "f:dev.env"); s.Data != nil {
+		t.Errorf("NoDotenv: a dotenv file was parsed into %v", s.Keys())
+	}
+	if s, _ := fetch(t, b, "f:app.json"); s.Data == nil {
+		t.Error("NoDotenv: JSON must still be parsed")
+	}
+}

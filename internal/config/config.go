@@ -4,6 +4,8 @@ package config
 
 import (
 	"time"
+
+	"github.com/patas/patas-secrets/internal/tmpl"
 )
 
 // Config is the whole file. It holds no secret: credentials come from each backend's own
@@ -17,6 +19,7 @@ type Config struct {
 	Notify      *Notify            `yaml:"notify"`
 	Listen      string             `yaml:"listen"`
 	Validation  Validation         `yaml:"validate"`
+	Hygiene     Hygiene            `yaml:"hygiene"`
 
 	// Dir is the directory of the config file; relative paths in it are relative to Dir.
 	Dir string `yaml:"-"`
@@ -31,6 +34,22 @@ type Secret struct {
 	Template string `yaml:"template"`
 	Optional bool   `yaml:"optional"`
 	Fallback string `yaml:"fallback"`
+}
+
+// refs returns the references the entry reads (its ref, or its template's secret calls).
+func (s Secret) refs() []string {
+	if s.Ref != "" {
+		return []string{s.Ref}
+	}
+	t, err := tmpl.Parse(s.Env, s.Template)
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, r := range t.Refs() {
+		out = append(out, r.String())
+	}
+	return out
 }
 
 // Name is how problems and logs refer to the entry: its variable, else its ref.
@@ -68,10 +87,26 @@ type Notify struct {
 	Debounce Duration `yaml:"debounce"`
 }
 
-// Validation lists checks on the final set of variables.
+// Validation lists checks on the final set of variables, run before anything is written.
 type Validation struct {
-	Profile  string   `yaml:"profile"`
-	Required []string `yaml:"required"`
+	// Profile applies an application's own start-up rules; "patas" is the one there is.
+	Profile string `yaml:"profile"`
+	// LLMProvider tells the patas profile which provider PATAS uses ("openai" requires
+	// LLM_API_KEY or OPENAI_API_KEY); default: the LLM_PROVIDER variable when one is fetched.
+	LLMProvider string   `yaml:"llm_provider"`
+	Required    []string `yaml:"required"`
+}
+
+// Profiles are the values validate.profile may take.
+var Profiles = []string{"patas"}
+
+// Hygiene sets the production checks on secret age and strength. They warn (log and
+// metric); they never block a refresh.
+type Hygiene struct {
+	MaxAge    Duration `yaml:"max_age"`    // default 90d: the guide's rotation period
+	MinLength int      `yaml:"min_length"` // default 16
+	// AllowInlineValues lets a production template hold a literal password.
+	AllowInlineValues bool `yaml:"allow_inline_values"`
 }
 
 // Defaults applied by Load when a field is absent.
@@ -79,7 +114,13 @@ const (
 	DefaultInterval     = 5 * time.Minute
 	DefaultJitter       = 0.10
 	DefaultMaxStaleness = time.Hour
+	DefaultListen       = "127.0.0.1:9102"
+	DefaultMaxAge       = 90 * 24 * time.Hour
+	DefaultMinLength    = 16
 )
+
+// ListenDisabled is the listen value that turns the health and metrics server off.
+const ListenDisabled = "off"
 
 // Environments are the values environment may take.
 var Environments = []string{"development", "test", "staging", "production"}

@@ -130,7 +130,11 @@ func TestValidateRules(t *testing.T) {
 		{"unknown environment", "environment: prod\n" + base, `environment: unknown environment "prod"`},
 		{"required variable not produced", base + "validate: {required: [DATABASE_URL]}\n", "validate.required[0]: DATABASE_URL is not produced"},
 		{"notify not in this build", base + "notify: {signal: {pidfile: /run/app.pid, signal: SIGHUP}, debounce: 2s}\n", "notify: notifiers are not in this build yet"},
-		{"listen not in this build", base + "listen: 127.0.0.1:9102\n", "listen: the health and metrics server is not in this build yet"},
+		{"listen not host:port", base + "listen: 9102\n", `listen: "9102" is not host:port`},
+		{"unknown profile", base + "validate: {profile: patsa}\n", `validate.profile: unknown profile "patsa"`},
+		{"inline password in production", "environment: production\n" + strings.Replace(base, "ref: swarm:a", "template: 'postgresql://patas:hunter2@db/{{ secret \"swarm:a\" }}'", 1), "secrets[0].template: holds a literal password"},
+		{"dotenv file in production", "environment: production\n" + strings.Replace(base, "ref: swarm:a", "ref: swarm:.env#A", 1), "swarm:.env#A is a .env file, which production refuses"},
+		{"negative min_length", base + "hygiene: {min_length: -1}\n", "hygiene.min_length: must be 0 or more"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -60,6 +60,7 @@ func friendlyYAML(msg string) string {
 		"in type config.Output", "in an outputs entry",
 		"in type config.Refresh", "in refresh",
 		"in type config.Validation", "in validate",
+		"in type config.Hygiene", "in hygiene",
 		"in type config.Notify", "in notify",
 		"in type config.FileBackend", "in a file backend",
 		"in type config.VaultBackend", "in a vault backend",
@@ -80,6 +81,15 @@ func (c *Config) applyDefaults() {
 	}
 	if c.Refresh.Interval == 0 {
 		c.Refresh.Interval = Duration(DefaultInterval)
+	}
+	if c.Listen == "" {
+		c.Listen = DefaultListen
+	}
+	if c.Hygiene.MaxAge == 0 {
+		c.Hygiene.MaxAge = Duration(DefaultMaxAge)
+	}
+	if c.Hygiene.MinLength == 0 {
+		c.Hygiene.MinLength = DefaultMinLength
 	}
 	if c.Refresh.MaxStaleness == 0 {
 		c.Refresh.MaxStaleness = Duration(DefaultMaxStaleness)

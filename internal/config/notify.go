@@ -166,3 +166,13 @@ func ParseSignal(name string) (syscall.Signal, error) {
 	sort.Strings(known)
 	return 0, fmt.Errorf("unknown signal %q (one of: %s)", name, strings.Join(known, ", "))
 }
+
+// SignalName is the SIG name of s (SIGHUP), or its number when it has none here.
+func SignalName(s syscall.Signal) string {
+	for k, v := range signalNames {
+		if v == s {
+			return "SIG" + k
+		}
+	}
+	return fmt.Sprintf("signal %d", int(s))
+}

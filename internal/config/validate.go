@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"net"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -27,12 +28,18 @@ func (c *Config) Validate() Problems {
 	if c.Notify != nil {
 		p.Add("notify", "notifiers are not in this build yet; remove notify, or restart the app with `patas-secrets exec` when that lands")
 	}
-	if c.Listen != "" {
-		p.Add("listen", "the health and metrics server is not in this build yet; remove listen")
+	if c.Listen != ListenDisabled {
+		if _, port, err := net.SplitHostPort(c.Listen); err != nil || port == "" {
+			p.Add("listen", "%q is not host:port (e.g. 127.0.0.1:9102; %q turns the server off)", c.Listen, ListenDisabled)
+		}
 	}
-	if c.Validation.Profile != "" {
-		p.Add("validate.profile", "profiles are not in this build yet; list the variables under validate.required")
+	if pr := c.Validation.Profile; pr != "" && !slices.Contains(Profiles, pr) {
+		p.Add("validate.profile", "unknown profile %q (profiles: %s)", pr, strings.Join(Profiles, ", "))
 	}
+	if c.Hygiene.MinLength < 0 {
+		p.Add("hygiene.min_length", "must be 0 or more")
+	}
+	c.validateInlineValues(&p)
 	for i, name := range c.Validation.Required {
 		if !envs[name] && !c.hasExpand() {
 			p.Add(fmt.Sprintf("validate.required[%d]", i), "%s is not produced by any secrets entry", name)
@@ -214,5 +221,25 @@ func (c *Config) validateRefresh(p *Problems) {
 	}
 	if s := time.Duration(c.Refresh.MaxStaleness); s < time.Duration(c.Refresh.Interval) {
 		p.Add("refresh.max_staleness", "must be at least the interval (%s), got %s", time.Duration(c.Refresh.Interval), s)
+	}
+}
+
+// validateInlineValues refuses, in production, a template whose literal text holds a
+// password (scheme://user:password@host): a secret belongs in a backend, not in the config.
+func (c *Config) validateInlineValues(p *Problems) {
+	if !c.IsProduction() || c.Hygiene.AllowInlineValues {
+		return
+	}
+	for i, s := range c.Secrets {
+		if s.Template == "" {
+			continue
+		}
+		t, err := tmpl.Parse(s.Env, s.Template)
+		if err != nil {
+			continue // reported by validateSecrets
+		}
+		if t.HasInlinePassword() {
+			p.Add(fmt.Sprintf("secrets[%d].template", i), "holds a literal password in a URL; take it from a backend with {{ secret \"backend:path\" }} (or set hygiene.allow_inline_values)")
+		}
 	}
 }

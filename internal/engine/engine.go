@@ -6,12 +6,14 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
 
 	"github.com/patas/patas-secrets/fetcher"
 	"github.com/patas/patas-secrets/internal/config"
+	"github.com/patas/patas-secrets/internal/telemetry"
 	"github.com/patas/patas-secrets/internal/tmpl"
 	"github.com/patas/patas-secrets/sinks"
 )
@@ -33,10 +35,16 @@ type Engine struct {
 	// one changed. Run runs it beside the refresh loop.
 	Notifier Notifier
 
-	// State of the last successful refresh.
-	lastOK  time.Time
+	// Metrics, when set, count reads, refreshes and writes.
+	Metrics *telemetry.Metrics
+
+	started time.Time
 	minTTL  time.Duration // smallest lease TTL seen in the last refresh; 0 when none
-	written bool          // every output has been written at least once
+	// lastFindings is the last set of hygiene findings logged, so each is logged on change.
+	lastFindings string
+	// lastOK is the Unix nanosecond time of the last refresh that wrote every output (0
+	// before the first). Atomic: the health server reads it from its own goroutine.
+	lastOK atomic.Int64
 }
 
 // Notifier tells the application that its secrets changed (signal, command, HTTP).
@@ -65,6 +73,7 @@ func New(cfg *config.Config, backends map[string]fetcher.Backend, log *zap.Logge
 		sources:      map[string][]fetcher.Ref{},
 		log:          log,
 		FetchTimeout: 30 * time.Second,
+		started:      time.Now(),
 		Concurrency:  8,
 	}
 	seen := map[string]bool{}

@@ -9,6 +9,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/patas/patas-secrets/fetcher"
+	"github.com/patas/patas-secrets/internal/telemetry"
 )
 
 // fetchAll reads every distinct source once, concurrently within the limit, and returns
@@ -19,6 +20,7 @@ func (e *Engine) fetchAll(ctx context.Context) map[string]fetcher.Result {
 	var mu sync.Mutex
 	record := func(r fetcher.Ref, res fetcher.Result) {
 		e.audit(r, res)
+		e.observe(r, res)
 		mu.Lock()
 		results[r.String()] = res
 		mu.Unlock()
@@ -31,7 +33,9 @@ func (e *Engine) fetchAll(ctx context.Context) map[string]fetcher.Result {
 			g.Go(func() error {
 				ctx, cancel := context.WithTimeout(ctx, e.FetchTimeout)
 				defer cancel()
+				start := time.Now()
 				rs := batcher.FetchAll(ctx, refs)
+				e.observeDuration(name, time.Since(start))
 				for i, r := range refs {
 					res := fetcher.Result{Err: errMissingResult}
 					if i < len(rs) {
@@ -47,7 +51,9 @@ func (e *Engine) fetchAll(ctx context.Context) map[string]fetcher.Result {
 			g.Go(func() error {
 				ctx, cancel := context.WithTimeout(ctx, e.FetchTimeout)
 				defer cancel()
+				start := time.Now()
 				s, err := b.Fetch(ctx, r)
+				e.observeDuration(name, time.Since(start))
 				record(r, fetcher.Result{Secret: s, Err: err})
 				return nil
 			})
@@ -57,18 +63,36 @@ func (e *Engine) fetchAll(ctx context.Context) map[string]fetcher.Result {
 	return results
 }
 
-// audit logs one secret read: which ref, which version, what result; never the value.
+// audit logs one secret read as its own event: which ref, which version, what result;
+// never the value. Operators ship the "audit" logger to their audit store.
 func (e *Engine) audit(ref fetcher.Ref, r fetcher.Result) {
+	fields := []zap.Field{zap.String("backend", ref.Backend), zap.String("ref", ref.String()), zap.String("result", telemetry.Classify(r.Err))}
 	if r.Err != nil {
-		e.log.Debug("secret read failed", zap.String("ref", ref.String()), zap.Error(r.Err))
+		fields = append(fields, zap.Error(r.Err))
+	} else {
+		fields = append(fields, zap.String("version", r.Secret.Version))
+		if !r.Secret.Created.IsZero() {
+			fields = append(fields, zap.Time("created", r.Secret.Created.Round(time.Second)))
+		}
+		if r.Secret.TTL > 0 {
+			fields = append(fields, zap.Duration("ttl", r.Secret.TTL))
+		}
+	}
+	e.log.Named("audit").Info("secret read", fields...)
+}
+
+func (e *Engine) observe(ref fetcher.Ref, r fetcher.Result) {
+	if e.Metrics == nil {
 		return
 	}
-	fields := []zap.Field{zap.String("ref", ref.String()), zap.String("version", r.Secret.Version)}
-	if r.Secret.TTL > 0 {
-		fields = append(fields, zap.Duration("ttl", r.Secret.TTL))
+	e.Metrics.Fetches.WithLabelValues(ref.Backend, telemetry.Classify(r.Err)).Inc()
+	if r.Err == nil && !r.Secret.Created.IsZero() {
+		e.Metrics.SecretAge.WithLabelValues(ref.Backend, ref.String()).Set(time.Since(r.Secret.Created).Seconds())
 	}
-	if !r.Secret.Created.IsZero() {
-		fields = append(fields, zap.Time("created", r.Secret.Created.Round(time.Second)))
+}
+
+func (e *Engine) observeDuration(backend string, d time.Duration) {
+	if e.Metrics != nil {
+		e.Metrics.FetchDuration.WithLabelValues(backend).Observe(d.Seconds())
 	}
-	e.log.Debug("secret read", fields...)
 }

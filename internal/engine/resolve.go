@@ -115,7 +115,11 @@ func (e *Engine) Resolve(ctx context.Context) (sinks.Snapshot, error) {
 		}
 	}
 	errs = append(errs, e.applyFallbacks(fallback, &vars, set)...)
-	snap := sinks.Snapshot{Vars: vars}
+	snap, probs := e.cfg.ApplyProfile(sinks.Snapshot{Vars: vars})
+	if len(probs) > 0 {
+		errs = append(errs, fmt.Errorf("validate.profile %s: %s\n    - %s", e.cfg.Validation.Profile,
+			e.cfg.ProfileErrorTitle(), strings.Join(probs, "\n    - ")))
+	}
 	for _, name := range e.cfg.Validation.Required {
 		if v, ok := snap.Get(name); !ok || v.Len() == 0 {
 			errs = append(errs, fmt.Errorf("validate.required: %s is missing or empty", name))
@@ -124,6 +128,7 @@ func (e *Engine) Resolve(ctx context.Context) (sinks.Snapshot, error) {
 	if len(errs) > 0 {
 		return sinks.Snapshot{}, joinErrors(errs)
 	}
+	e.checkHygiene(snap, results)
 	return snap, nil
 }
 

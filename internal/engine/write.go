@@ -16,8 +16,21 @@ func (e *Engine) RunOnce(ctx context.Context) error {
 	return e.refresh(ctx, ReasonStart)
 }
 
-// refresh is one pass of trigger -> fetch -> resolve -> check -> write.
+// refresh runs one pass and counts its outcome.
 func (e *Engine) refresh(ctx context.Context, why Reason) error {
+	err := e.refreshOnce(ctx, why)
+	if e.Metrics != nil {
+		result := "ok"
+		if err != nil {
+			result = "error"
+		}
+		e.Metrics.Refreshes.WithLabelValues(result, string(why)).Inc()
+	}
+	return err
+}
+
+// refreshOnce is one pass of trigger -> fetch -> resolve -> check -> write.
+func (e *Engine) refreshOnce(ctx context.Context, why Reason) error {
 	start := time.Now()
 	snap, err := e.Resolve(ctx)
 	if err != nil {
@@ -39,18 +52,27 @@ func (e *Engine) refresh(ctx context.Context, why Reason) error {
 		}
 		c, err := s.Write(ctx, snap)
 		if err != nil {
+			if e.Metrics != nil {
+				e.Metrics.OutputErrors.WithLabelValues(s.Path()).Inc()
+			}
 			return fmt.Errorf("output %s: %w", s.Path(), err)
 		}
 		if c {
 			changed++
+			if e.Metrics != nil {
+				e.Metrics.OutputsWritten.WithLabelValues(s.Path()).Inc()
+			}
 			e.log.Info("output written", zap.String("path", s.Path()), zap.Int("variables", len(snap.Vars)))
 		}
 	}
-	e.written = true
 	if changed > 0 && e.Notifier != nil {
 		e.Notifier.Changed()
 	}
-	e.lastOK = time.Now()
+	now := time.Now()
+	e.lastOK.Store(now.UnixNano())
+	if e.Metrics != nil {
+		e.Metrics.LastSuccess.Set(float64(now.Unix()))
+	}
 	e.log.Debug("refresh done", zap.String("reason", string(why)), zap.Int("outputs_changed", changed),
 		zap.Int("variables", len(snap.Vars)), zap.Duration("took", time.Since(start)))
 	return nil
