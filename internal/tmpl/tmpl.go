@@ -7,6 +7,7 @@ package tmpl
 import (
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 	"text/template"
 	"text/template/parse"
@@ -153,4 +154,25 @@ func URLEncode(s string) string {
 		b.WriteByte(hex[c&15])
 	}
 	return b.String()
+}
+
+// inlinePassword matches scheme://user:password@ in literal text.
+var inlinePassword = regexp.MustCompile(`[a-zA-Z][a-zA-Z0-9+.-]*://[^/@:\s\x00]+:[^/@\s\x00]+@`)
+
+// HasInlinePassword reports whether the template's literal text (outside {{ }}) holds a URL
+// with a password in it.
+func (t *Template) HasInlinePassword() bool {
+	var text strings.Builder
+	for _, tt := range t.t.Templates() {
+		if tt.Tree == nil {
+			continue
+		}
+		for _, n := range tt.Tree.Root.Nodes {
+			if tn, ok := n.(*parse.TextNode); ok {
+				text.Write(tn.Text)
+			}
+			text.WriteString("\x00") // an action splits the text: user:{{ secret }}@ is fine
+		}
+	}
+	return inlinePassword.MatchString(text.String())
 }
