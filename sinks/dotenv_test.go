@@ -191,3 +191,8 @@ func TestDotenvPydanticSettings(t *testing.T) {
 		t.Error(d)
 	}
 }
+
+// TestDotenvNames reads back names that look like dotenv syntax.
+func TestDotenvNames(t *testing.T) {
+	checkDotenv(t, snapshotOf("export", "e", "_", "u", "a1", "x", "EXPORT_X", "y"))
+}

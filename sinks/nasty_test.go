@@ -85,4 +85,7 @@ var nastyValues = []string{
 	"~tilde",
 	"a\\\\\\\\b",
 	"semi;colon&amp|pipe>redir<in",
+	"#x\\",
+	"a'b \"c\" \u0085\v\f\\",
+	"$ $1 $- $} \\\\",
 }
