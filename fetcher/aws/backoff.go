@@ -38,13 +38,21 @@ func call[T any](ctx context.Context, b backoff, what string, fn func(context.Co
 		if n+1 >= b.attempts {
 			return out, fmt.Errorf("%w after %d attempts: %w", ErrThrottled, b.attempts, err)
 		}
-		t := time.NewTimer(b.delay(n))
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			t.Stop()
+		if err := b.wait(ctx, n); err != nil {
 			var zero T
-			return zero, fmt.Errorf("waiting to retry throttled %s: %w", what, ctx.Err())
+			return zero, fmt.Errorf("waiting to retry throttled %s: %w", what, err)
 		}
+	}
+}
+
+// wait sleeps before retry n, or returns ctx's error when ctx ends first.
+func (b backoff) wait(ctx context.Context, retry int) error {
+	t := time.NewTimer(b.delay(retry))
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
 	}
 }

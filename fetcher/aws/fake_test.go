@@ -29,6 +29,9 @@ type fakeAWS struct {
 	failures map[string][]error
 	// entryErrors makes BatchGetSecretValue report these ids as failed entries.
 	entryErrors map[string]string
+	// entryThrottles makes BatchGetSecretValue report these ids as throttled entries this
+	// many times before answering.
+	entryThrottles map[string]int
 	// pageSize splits BatchGetSecretValue answers into pages with NextToken (0: one page).
 	pageSize int
 	calls    map[string]int
@@ -36,7 +39,7 @@ type fakeAWS struct {
 
 func newFake() *fakeAWS {
 	return &fakeAWS{secrets: map[string]string{}, params: map[string]string{}, failures: map[string][]error{},
-		entryErrors: map[string]string{}, calls: map[string]int{}}
+		entryErrors: map[string]string{}, entryThrottles: map[string]int{}, calls: map[string]int{}}
 }
 
 func (f *fakeAWS) enter(op string) error {
@@ -82,6 +85,10 @@ func (f *fakeAWS) BatchGetSecretValue(ctx context.Context, in *secretsmanager.Ba
 	defer f.mu.Unlock()
 	for _, id := range ids[start:end] {
 		code, failed := f.entryErrors[id]
+		if f.entryThrottles[id] > 0 {
+			f.entryThrottles[id]--
+			code, failed = "ThrottlingException", true
+		}
 		v, ok := f.secrets[id]
 		switch {
 		case failed:
@@ -382,5 +389,20 @@ func TestSDKRetryerLeavesThrottlingToUs(t *testing.T) {
 	}
 	if !r.IsErrorRetryable(apiErr("RequestTimeout")) {
 		t.Error("transient errors: SDK does not retry them, want its standard retries kept")
+	}
+}
+
+func TestThrottledBatchEntriesAreRetried(t *testing.T) {
+	f := newFake()
+	f.secrets["a"], f.secrets["b"], f.secrets["c"] = "canary-a", "canary-b", "canary-c"
+	f.entryThrottles["b"], f.entryThrottles["c"] = 1, 1
+	c, _ := fakeClient(t, f)
+	for _, r := range c.FetchAll(context.Background(), refs(t, "aws:a", "aws:b", "aws:c")) {
+		if r.Err != nil {
+			t.Fatal(r.Err)
+		}
+	}
+	if b, g := f.count("BatchGetSecretValue"), f.count("GetSecretValue"); b != 2 || g != 0 {
+		t.Errorf("calls: got %d batch and %d single, want 2 batch calls (all three, then the two throttled)", b, g)
 	}
 }

@@ -13,15 +13,44 @@ import (
 	"github.com/patas/patas-secrets/fetcher"
 )
 
-// readSecretBatch reads up to 20 unversioned secrets with BatchGetSecretValue and reports
-// each through set. A single secret is read with GetSecretValue: the same one call, and it
-// needs no batch permission.
+// readSecretBatch reads up to 20 unversioned secrets and reports each through set. Secrets
+// whose batch entry says ThrottlingException are asked again, after the same jittered
+// backoff as a throttled call, until the attempts run out.
 func (c *Client) readSecretBatch(ctx context.Context, ts []target, set func(target, fetcher.Result)) {
+	for retry := 0; ; retry++ {
+		throttled := c.readSecretBatchOnce(ctx, ts, set)
+		if len(throttled) == 0 {
+			return
+		}
+		if retry+1 >= c.backoff.attempts {
+			for t, err := range throttled {
+				set(t, fetcher.Result{Err: fmt.Errorf("%w after %d attempts: %w", ErrThrottled, c.backoff.attempts, err)})
+			}
+			return
+		}
+		if err := c.backoff.wait(ctx, retry); err != nil {
+			for t := range throttled {
+				set(t, fetcher.Result{Err: fmt.Errorf("%s: waiting to retry a throttled read: %w", t.describe(), err)})
+			}
+			return
+		}
+		ts = ts[:0:0]
+		for t := range throttled {
+			ts = append(ts, t)
+		}
+	}
+}
+
+// readSecretBatchOnce reads ts with one BatchGetSecretValue (and its pages) and reports each
+// through set, except those whose entry was throttled: it returns them with their errors. A
+// single secret is read with GetSecretValue: the same one call, and it needs no batch
+// permission.
+func (c *Client) readSecretBatchOnce(ctx context.Context, ts []target, set func(target, fetcher.Result)) map[target]error {
 	if len(ts) == 1 || c.batchDenied.Load() {
 		for _, t := range ts {
 			set(t, c.readSecret(ctx, t))
 		}
-		return
+		return nil
 	}
 	pending := make(map[string]target, len(ts))
 	ids := make([]string, len(ts))
@@ -29,6 +58,7 @@ func (c *Client) readSecretBatch(ctx context.Context, ts []target, set func(targ
 		ids[i] = t.id
 		pending[t.id] = t
 	}
+	var throttled map[target]error
 	in := &secretsmanager.BatchGetSecretValueInput{SecretIdList: ids}
 	for len(pending) > 0 {
 		out, err := call(ctx, c.backoff, "BatchGetSecretValue", func(ctx context.Context) (*secretsmanager.BatchGetSecretValueOutput, error) {
@@ -36,7 +66,7 @@ func (c *Client) readSecretBatch(ctx context.Context, ts []target, set func(targ
 		})
 		if err != nil {
 			c.batchFailed(ctx, pending, err, set)
-			return
+			return nil
 		}
 		for _, e := range out.SecretValues {
 			t, ok := matchSecret(pending, sdkaws.ToString(e.Name), sdkaws.ToString(e.ARN))
@@ -54,7 +84,16 @@ func (c *Client) readSecretBatch(ctx context.Context, ts []target, set func(targ
 				continue
 			}
 			delete(pending, t.id)
-			set(t, fetcher.Result{Err: entryErr(t.describe(), sdkaws.ToString(e.ErrorCode), sdkaws.ToString(e.Message))})
+			code := sdkaws.ToString(e.ErrorCode)
+			err := entryErr(t.describe(), code, sdkaws.ToString(e.Message))
+			if isThrottleCode(code) {
+				if throttled == nil {
+					throttled = map[target]error{}
+				}
+				throttled[t] = err
+				continue
+			}
+			set(t, fetcher.Result{Err: err})
 		}
 		if out.NextToken == nil {
 			break
@@ -64,6 +103,7 @@ func (c *Client) readSecretBatch(ctx context.Context, ts []target, set func(targ
 	for _, t := range pending {
 		set(t, fetcher.Result{Err: fmt.Errorf("%s: missing from the BatchGetSecretValue answer", t.describe())})
 	}
+	return throttled
 }
 
 // batchFailed handles a BatchGetSecretValue call that failed as a whole. AccessDenied there
