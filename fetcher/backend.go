@@ -53,3 +53,12 @@ type Result struct {
 	Secret Secret
 	Err    error
 }
+
+// Versioned is implemented by backends that keep earlier versions of a secret (Vault KV v2,
+// AWS stages, GCP versions). The engine uses it for overlap windows: while a rotation is
+// recent, a list-valued variable holds the previous version's items too.
+type Versioned interface {
+	// PreviousVersion returns the version (as written after '@' in a ref) of the version
+	// before current, which was read from ref, or false when there is none.
+	PreviousVersion(ref Ref, current Secret) (string, bool)
+}

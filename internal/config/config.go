@@ -34,6 +34,9 @@ type Secret struct {
 	Template string `yaml:"template"`
 	Optional bool   `yaml:"optional"`
 	Fallback string `yaml:"fallback"`
+	// Overlap keeps the previous comma-separated items of a rotated list (API_KEYS) beside
+	// the current ones for this long after a rotation.
+	Overlap Duration `yaml:"overlap"`
 }
 
 // refs returns the references the entry reads (its ref, or its template's secret calls).

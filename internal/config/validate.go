@@ -116,6 +116,12 @@ func (c *Config) validateSecrets(p *Problems) map[string]bool {
 		if s.Prefix != "" && !sinks.ValidName(s.Prefix) {
 			p.Add(path+".prefix", "%q cannot start a variable name", s.Prefix)
 		}
+		if s.Overlap < 0 {
+			p.Add(path+".overlap", "must not be negative")
+		}
+		if s.Overlap > 0 && (s.Ref == "" || s.Expand) {
+			p.Add(path+".overlap", "applies to one list variable read with env and ref (not a template or expand)")
+		}
 		if s.Env != "" {
 			if j, dup := envs[s.Env]; dup {
 				p.Add(path+".env", "%s is already set by secrets[%d]", s.Env, j)

@@ -4,6 +4,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"sync/atomic"
@@ -42,6 +43,11 @@ type Engine struct {
 	minTTL  time.Duration // smallest lease TTL seen in the last refresh; 0 when none
 	// lastFindings is the last set of hygiene findings logged, so each is logged on change.
 	lastFindings string
+	// overlap is the committed state of overlap entries (see overlap.go); pendingOverlap is
+	// what the last Resolve computed, committed once every output is written.
+	overlap, pendingOverlap map[string]overlapMemo
+	// overlapEnds is when the earliest open overlap window closes (zero when none).
+	overlapEnds time.Time
 	// lastOK is the Unix nanosecond time of the last refresh that wrote every output (0
 	// before the first). Atomic: the health server reads it from its own goroutine.
 	lastOK atomic.Int64
@@ -112,6 +118,9 @@ func New(cfg *config.Config, backends map[string]fetcher.Backend, log *zap.Logge
 			}
 		}
 		e.entries = append(e.entries, en)
+	}
+	if len(cfg.Outputs) == 0 {
+		return nil, errors.New("no outputs")
 	}
 	for i, o := range cfg.Outputs {
 		opts := sinks.FileOptions{Mode: sinks.DefaultMode, UID: -1, GID: -1}

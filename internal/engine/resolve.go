@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/patas/patas-secrets/fetcher"
 	"github.com/patas/patas-secrets/sinks"
@@ -19,6 +20,13 @@ func (e *Engine) Resolve(ctx context.Context) (sinks.Snapshot, error) {
 	results := e.fetchAll(ctx)
 	if err := ctx.Err(); err != nil {
 		return sinks.Snapshot{}, err
+	}
+	var previous map[string]fetcher.Result
+	nextOverlap := map[string]overlapMemo{}
+	var overlapEnds time.Time
+	if e.hasOverlap() {
+		e.loadOverlapState()
+		previous = e.fetchPrevious(ctx, results)
 	}
 	e.minTTL = 0
 	for _, r := range results {
@@ -100,6 +108,10 @@ func (e *Engine) Resolve(ctx context.Context) (sinks.Snapshot, error) {
 			} else {
 				v, err = lookup(en.ref)
 			}
+			if err == nil && en.cfg.Overlap > 0 && v.Len() > 0 {
+				cur := results[en.ref.Source().String()].Secret
+				v, err = e.applyOverlap(en, v, cur, previous, nextOverlap, &overlapEnds)
+			}
 			missing := errors.Is(err, fetcher.ErrNotFound) || (err == nil && v.Len() == 0)
 			switch {
 			case missing && en.cfg.Fallback != "":
@@ -129,7 +141,17 @@ func (e *Engine) Resolve(ctx context.Context) (sinks.Snapshot, error) {
 		return sinks.Snapshot{}, joinErrors(errs)
 	}
 	e.checkHygiene(snap, results)
+	e.pendingOverlap, e.overlapEnds = nextOverlap, overlapEnds
 	return snap, nil
+}
+
+func (e *Engine) hasOverlap() bool {
+	for _, en := range e.entries {
+		if en.cfg.Overlap > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // applyFallbacks sets each entry whose own secret is missing to the value of the variable

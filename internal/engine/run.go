@@ -23,6 +23,7 @@ const (
 	ReasonSignal   Reason = "signal"
 	ReasonLease    Reason = "lease"
 	ReasonRetry    Reason = "retry"
+	ReasonOverlap  Reason = "overlap_end"
 )
 
 // Backoff after a failed refresh: doubling from minBackoff, capped at the interval and at
@@ -129,15 +130,21 @@ func (e *Engine) startWatches(ctx context.Context, wg *sync.WaitGroup, changed f
 	}
 }
 
-// nextWait is the interval with jitter, shortened to about two thirds of the shortest lease.
+// nextWait is the interval with jitter, or sooner: about two thirds into the shortest
+// lease, or just after an overlap window closes (so old items leave on time).
 func (e *Engine) nextWait() (time.Duration, Reason) {
-	wait := jitter(e.interval(), e.cfg.Refresh.JitterFraction())
+	wait, why := jitter(e.interval(), e.cfg.Refresh.JitterFraction()), ReasonInterval
 	if e.minTTL > 0 {
-		if lease := jitter(e.minTTL*2/3, 0.1); lease < wait {
-			return max(lease, 100*time.Millisecond), ReasonLease
+		if lease := max(jitter(e.minTTL*2/3, 0.1), 100*time.Millisecond); lease < wait {
+			wait, why = lease, ReasonLease
 		}
 	}
-	return wait, ReasonInterval
+	if !e.overlapEnds.IsZero() {
+		if end := max(time.Until(e.overlapEnds)+10*time.Millisecond, 10*time.Millisecond); end < wait {
+			wait, why = end, ReasonOverlap
+		}
+	}
+	return wait, why
 }
 
 func (e *Engine) backoff(failures int) time.Duration {

@@ -68,6 +68,13 @@ func (e *Engine) refreshOnce(ctx context.Context, why Reason) error {
 	if changed > 0 && e.Notifier != nil {
 		e.Notifier.Changed()
 	}
+	if e.pendingOverlap != nil && fmt.Sprint(e.pendingOverlap) != fmt.Sprint(e.overlap) {
+		if err := e.saveOverlapState(e.pendingOverlap); err != nil {
+			// The outputs are right; only a restart would forget an open window.
+			e.log.Warn("cannot save the overlap state", zap.String("path", e.statePath()), zap.Error(err))
+		}
+		e.overlap = e.pendingOverlap
+	}
 	now := time.Now()
 	e.lastOK.Store(now.UnixNano())
 	if e.Metrics != nil {

@@ -1,0 +1,172 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/patas/patas-secrets/fetcher"
+	"github.com/patas/patas-secrets/sinks"
+)
+
+// Overlap windows (the guide's "during transition, both keys active"): for an entry with
+// overlap, after a rotation the variable holds the union of the previous and the current
+// comma-separated items until the window ends, then only the current ones.
+//
+// When the backend keeps versions and says when the current one was created, the previous
+// version is read from the backend: the window is then known to any new sidecar, even
+// after a pod restart. Otherwise the engine remembers the previous value itself, in a state
+// file beside the first output (same tmpfs, same sensitivity, mode 0600), which survives a
+// sidecar restart but not the loss of that volume.
+
+// overlapMemo is what the engine remembers of one overlap entry.
+type overlapMemo struct {
+	Current  string    `json:"current"`
+	Previous string    `json:"previous,omitempty"`
+	Since    time.Time `json:"since,omitzero"` // when Current replaced Previous
+}
+
+// stateFileName is the overlap state file, in the directory of the first output.
+const stateFileName = ".patas-secrets-overlap.json"
+
+func (e *Engine) statePath() string {
+	return filepath.Join(filepath.Dir(filepath.Clean(e.sinks[0].Path())), stateFileName)
+}
+
+// loadOverlapState reads the state file once; a missing or unreadable file starts empty.
+func (e *Engine) loadOverlapState() {
+	if e.overlap != nil {
+		return
+	}
+	e.overlap = map[string]overlapMemo{}
+	b, err := os.ReadFile(e.statePath())
+	if err != nil {
+		return
+	}
+	if err := json.Unmarshal(b, &e.overlap); err != nil {
+		e.log.Warn("ignoring an unreadable overlap state file", zap.String("path", e.statePath()))
+		e.overlap = map[string]overlapMemo{}
+	}
+}
+
+func (e *Engine) saveOverlapState(state map[string]overlapMemo) error {
+	b, err := json.Marshal(state)
+	if err != nil {
+		return err
+	}
+	_, err = sinks.WriteAtomic(e.statePath(), b, sinks.FileOptions{Mode: 0o600, UID: -1, GID: -1})
+	return err
+}
+
+// fetchPrevious reads, for every overlap entry whose backend keeps versions and whose
+// current version is younger than its window, the version before it.
+func (e *Engine) fetchPrevious(ctx context.Context, results map[string]fetcher.Result) map[string]fetcher.Result {
+	prev := map[string]fetcher.Result{}
+	now := time.Now()
+	for _, en := range e.entries {
+		if en.cfg.Overlap == 0 || en.tmpl != nil {
+			continue
+		}
+		cur := results[en.ref.Source().String()]
+		v, ok := e.backends[en.ref.Backend].(fetcher.Versioned)
+		if cur.Err != nil || !ok || cur.Secret.Created.IsZero() || now.Sub(cur.Secret.Created) >= time.Duration(en.cfg.Overlap) {
+			continue
+		}
+		version, ok := v.PreviousVersion(en.ref.Source(), cur.Secret)
+		if !ok {
+			continue
+		}
+		src := en.ref.Source()
+		src.Version = version
+		if _, done := prev[src.String()]; done {
+			continue
+		}
+		fctx, cancel := context.WithTimeout(ctx, e.FetchTimeout)
+		s, err := e.backends[src.Backend].Fetch(fctx, src)
+		cancel()
+		e.audit(src, fetcher.Result{Secret: s, Err: err})
+		prev[en.ref.Source().String()] = fetcher.Result{Secret: s, Err: err}
+	}
+	return prev
+}
+
+// applyOverlap returns the value an overlap entry writes now, records the entry's next
+// state in next, and moves *deadline to the end of an open window.
+func (e *Engine) applyOverlap(en entry, cur fetcher.Value, curSecret fetcher.Secret, prev map[string]fetcher.Result,
+	next map[string]overlapMemo, deadline *time.Time) (fetcher.Value, error) {
+	window := time.Duration(en.cfg.Overlap)
+	now := time.Now()
+	curText := string(cur.Reveal())
+
+	// The backend's own history, when it has one.
+	if p, ok := prev[en.ref.Source().String()]; ok {
+		next[en.cfg.Env] = overlapMemo{Current: curText}
+		if p.Err != nil {
+			if errors.Is(p.Err, fetcher.ErrNotFound) {
+				return cur, nil
+			}
+			return fetcher.Value{}, fmt.Errorf("previous version for overlap: %w", p.Err)
+		}
+		pv, err := valueOf(p.Secret, en.ref.Key)
+		if err != nil {
+			return cur, nil // the previous version lacks the key: nothing to keep
+		}
+		setDeadline(deadline, curSecret.Created.Add(window))
+		return fetcher.StringValue(unionList(string(pv.Reveal()), curText)), nil
+	}
+
+	// Else what this sidecar remembers.
+	memo, known := e.overlap[en.cfg.Env]
+	switch {
+	case !known:
+		memo = overlapMemo{Current: curText}
+	case memo.Current != curText:
+		memo = overlapMemo{Current: curText, Previous: memo.Current, Since: now}
+	}
+	if memo.Previous != "" && now.Sub(memo.Since) >= window {
+		memo.Previous, memo.Since = "", time.Time{}
+	}
+	next[en.cfg.Env] = memo
+	if memo.Previous == "" {
+		return cur, nil
+	}
+	setDeadline(deadline, memo.Since.Add(window))
+	return fetcher.StringValue(unionList(memo.Previous, curText)), nil
+}
+
+func valueOf(s fetcher.Secret, key string) (fetcher.Value, error) {
+	if key != "" {
+		return s.Field(key)
+	}
+	return s.Whole()
+}
+
+func setDeadline(d *time.Time, t time.Time) {
+	if d.IsZero() || t.Before(*d) {
+		*d = t
+	}
+}
+
+// unionList joins two comma-separated lists: the previous items, then the current items
+// that are new, each once (API_KEYS="old-key:ns,new-key:ns").
+func unionList(prev, cur string) string {
+	seen := map[string]bool{}
+	var out []string
+	for _, list := range []string{prev, cur} {
+		for _, item := range strings.Split(list, ",") {
+			item = strings.TrimSpace(item)
+			if item != "" && !seen[item] {
+				seen[item] = true
+				out = append(out, item)
+			}
+		}
+	}
+	return strings.Join(out, ",")
+}
