@@ -115,3 +115,31 @@ func unsetenv(t *testing.T, names ...string) {
 		_ = os.Unsetenv(n)
 	}
 }
+
+// TestProfile checks that profile picks keys and region from the shared files.
+func TestProfile(t *testing.T) {
+	m := testenv.Moto(t)
+	awsTestEnv(t)
+	newSeeder(t, m.URL).secret("patas/production", patasProduction)
+	dir := t.TempDir()
+	writeFile(t, dir+"/config", "[profile patas]\nregion = us-east-1\n")
+	writeFile(t, dir+"/credentials", "[patas]\naws_access_key_id = AKIDPROFILE\naws_secret_access_key = test\n")
+	t.Setenv("AWS_CONFIG_FILE", dir+"/config")
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", dir+"/credentials")
+	unsetenv(t, "AWS_REGION")
+
+	c, calls, _ := newTestClient(t, Options{Endpoint: m.URL, Profile: "patas"})
+	if _, err := c.Fetch(context.Background(), ref(t, "aws:patas/production")); err != nil {
+		t.Fatal(err)
+	}
+	if cs := calls.Calls(); len(cs) != 1 || cs[0].AccessKey != "AKIDPROFILE" {
+		t.Errorf("calls: got %+v, want one signed with the profile's key", cs)
+	}
+}
+
+func writeFile(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
