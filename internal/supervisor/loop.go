@@ -8,6 +8,8 @@ import (
 
 	"github.com/fsnotify/fsnotify"
 	"go.uber.org/zap"
+
+	"github.com/patas/patas-secrets/internal/config"
 )
 
 // supervise starts the command and reacts to its exit, to signals and to file changes
@@ -153,7 +155,7 @@ func (s *sup) act() bool {
 	}
 	s.lim.record(time.Now())
 	if s.cfg.Signal != 0 {
-		s.log.Info("signalling the command", zap.Int("pid", s.child.pid), zap.Stringer("signal", s.cfg.Signal))
+		s.log.Info("signalling the command", zap.Int("pid", s.child.pid), zap.String("signal", config.SignalName(s.cfg.Signal)))
 		if err := s.child.signal(s.cfg.Signal); err != nil {
 			s.log.Warn("cannot signal the command", zap.Int("pid", s.child.pid), zap.Error(err))
 		}
@@ -175,9 +177,9 @@ func (s *sup) forward(sig os.Signal) {
 	if !s.child.ownGroup && (ss == syscall.SIGINT || ss == syscall.SIGQUIT) {
 		return
 	}
-	s.log.Debug("forwarding signal", zap.Stringer("signal", ss), zap.Int("pid", s.child.pid))
+	s.log.Debug("forwarding signal", zap.String("signal", config.SignalName(ss)), zap.Int("pid", s.child.pid))
 	if err := s.child.signal(ss); err != nil {
-		s.log.Warn("cannot forward signal", zap.Stringer("signal", ss), zap.Error(err))
+		s.log.Warn("cannot forward signal", zap.String("signal", config.SignalName(ss)), zap.Error(err))
 	}
 }
 

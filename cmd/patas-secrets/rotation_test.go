@@ -1,0 +1,260 @@
+package main
+
+import (
+	"encoding/json"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/patas/patas-secrets/internal/testenv"
+)
+
+// The rotation end-to-end test: the sidecar (run, file backend) writes API_KEYS to an env
+// file; the PATAS stand-in (testdata/patas_app.py, pydantic-settings) runs under exec;
+// a client calls it all along; the key is rotated in the source. Both delivery modes of
+// exec are covered: restart, and SIGHUP to an app that reloads its settings.
+
+const (
+	oldKey = "CANARY-old-key-7c1f"
+	newKey = "CANARY-new-key-e94b"
+)
+
+func needPython(t *testing.T) {
+	t.Helper()
+	if _, err := exec.LookPath("python3"); err != nil {
+		testenv.Missing(t, "python3", "install python3 with pydantic-settings and python-dotenv")
+	}
+	if err := exec.Command("python3", "-c", "import pydantic_settings, dotenv").Run(); err != nil {
+		testenv.Missing(t, "pydantic-settings", "pip install pydantic-settings python-dotenv")
+	}
+}
+
+// call is one client request and what came of it.
+type call struct {
+	at     time.Time
+	key    string
+	status int    // 0 when the request did not get an answer
+	err    string // connection refused during a restart, …
+	pid    int
+}
+
+type client struct {
+	url  string
+	http *http.Client
+	mu   sync.Mutex
+	log  []call
+	stop chan struct{}
+	wg   sync.WaitGroup
+}
+
+func newClient(url string) *client {
+	return &client{url: url, stop: make(chan struct{}),
+		http: &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}}
+}
+
+func (c *client) do(key string) call {
+	r := call{at: time.Now(), key: key}
+	req, _ := http.NewRequest(http.MethodGet, c.url, nil)
+	req.Header.Set("X-API-Key", key)
+	resp, err := c.http.Do(req)
+	if err != nil {
+		r.err = err.Error()
+		return r
+	}
+	defer resp.Body.Close()
+	r.status = resp.StatusCode
+	var body struct{ Pid int }
+	json.NewDecoder(resp.Body).Decode(&body)
+	r.pid = body.Pid
+	return r
+}
+
+// run calls with each key in turn, every 10ms, until stopped.
+func (c *client) run(keys ...string) {
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		t := time.NewTicker(10 * time.Millisecond)
+		defer t.Stop()
+		for i := 0; ; i++ {
+			r := c.do(keys[i%len(keys)])
+			c.mu.Lock()
+			c.log = append(c.log, r)
+			c.mu.Unlock()
+			select {
+			case <-c.stop:
+				return
+			case <-t.C:
+			}
+		}
+	}()
+}
+
+func (c *client) halt() []call {
+	close(c.stop)
+	c.wg.Wait()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.log
+}
+
+// rotationRig is the sidecar and the app under exec, over one project directory.
+type rotationRig struct {
+	dir, url      string
+	sidecar, app  *exec.Cmd
+	sideOut, eOut syncBuffer
+}
+
+func startRig(t *testing.T, keys string, execArgs ...string) *rotationRig {
+	t.Helper()
+	r := &rotationRig{}
+	r.dir = project(t, `backends: {src: {type: file, dir: secrets}}
+secrets:
+  - env: API_KEYS
+    ref: src:api_keys
+outputs: [{format: dotenv, path: run/secrets.env}]
+refresh: {interval: 1h}
+`, map[string]string{"api_keys": keys})
+	addr := testenv.FreeAddr(t)
+	r.url = "http://" + addr + "/"
+	_, port, _ := strings.Cut(addr, ":")
+
+	r.sidecar = exec.Command(bin, "run", "--log-level", "debug", "--config", filepath.Join(r.dir, "patas.yaml"))
+	r.sidecar.Stdout, r.sidecar.Stderr = &r.sideOut, &r.sideOut
+	args := append([]string{"exec", "--log-level", "debug", "--env-file", filepath.Join(r.dir, "run", "secrets.env"),
+		"--debounce", "100ms", "--grace", "5s"}, execArgs...)
+	args = append(args, "--", "python3", mustAbs(t, "testdata/patas_app.py"), port)
+	r.app = exec.Command(bin, args...)
+	r.app.Stdout, r.app.Stderr = &r.eOut, &r.eOut
+	// exec first: it waits for the file the sidecar is about to write, as in a pod.
+	for _, c := range []*exec.Cmd{r.app, r.sidecar} {
+		if err := c.Start(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Cleanup(func() {
+		for _, c := range []*exec.Cmd{r.app, r.sidecar} {
+			if c.ProcessState == nil {
+				c.Process.Kill()
+				c.Wait()
+			}
+		}
+		if t.Failed() || os.Getenv("ROTATION_LOGS") != "" {
+			t.Logf("sidecar:\n%s\nexec and app:\n%s", r.sideOut.String(), r.eOut.String())
+		}
+	})
+	c := newClient(r.url)
+	waitUntil(t, "the app to accept the first key", func() bool { return c.do(strings.SplitN(keys, ":", 2)[0]).status == 200 })
+	return r
+}
+
+// rotate replaces the source secret atomically, as a secrets store or kubelet would.
+func (r *rotationRig) rotate(t *testing.T, keys string) {
+	t.Helper()
+	p := filepath.Join(r.dir, "secrets", "api_keys")
+	if err := os.WriteFile(p+".new", []byte(keys), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(p+".new", p); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// stop ends both processes with SIGTERM, as the orchestrator does, and wants exit 0.
+func (r *rotationRig) stop(t *testing.T) {
+	t.Helper()
+	for _, c := range []*exec.Cmd{r.app, r.sidecar} {
+		c.Process.Signal(syscall.SIGTERM)
+		if err := c.Wait(); err != nil {
+			t.Errorf("%s after SIGTERM: %v, want exit 0", c.Args[1], err)
+		}
+	}
+	all := r.sideOut.String() + r.eOut.String()
+	if strings.Contains(all, "CANARY-") {
+		t.Errorf("a key was printed:\n%s", all)
+	}
+}
+
+func TestRotationReachesTheApp(t *testing.T) {
+	needPython(t)
+	for _, mode := range []struct {
+		name    string
+		args    []string
+		restart bool
+	}{
+		{"restart", nil, true},
+		{"signal", []string{"--signal", "SIGHUP"}, false},
+	} {
+		t.Run(mode.name, func(t *testing.T) {
+			rig := startRig(t, oldKey+":ns1", mode.args...)
+			c := newClient(rig.url)
+			before := c.do(oldKey)
+			c.run(oldKey, newKey)
+
+			time.Sleep(200 * time.Millisecond) // some calls before the rotation
+			rotatedAt := time.Now()
+			rig.rotate(t, newKey+":ns1")
+			waitUntil(t, "the new key to be accepted", func() bool { return c.do(newKey).status == 200 })
+			// The old key is refused from now on.
+			if got := c.do(oldKey); got.status != 401 {
+				t.Errorf("old key after rotation: got %d %s, want 401", got.status, got.err)
+			}
+			after := c.do(newKey)
+			time.Sleep(200 * time.Millisecond) // some calls after
+			log := c.halt()
+
+			if mode.restart && after.pid == before.pid {
+				t.Errorf("the app was not restarted: pid %d before and after", before.pid)
+			}
+			if !mode.restart && after.pid != before.pid {
+				t.Errorf("signal mode restarted the app: pid %d, then %d", before.pid, after.pid)
+			}
+			checkCalls(t, log, rotatedAt, !mode.restart)
+			rig.stop(t)
+		})
+	}
+}
+
+// checkCalls reads the client's log: before the rotation the old key works and the new
+// one is refused; once the new key has worked the old one never works again (one app,
+// one switch). With noGap, no call may go unanswered (a reload, not a restart).
+func checkCalls(t *testing.T, log []call, rotatedAt time.Time, noGap bool) {
+	t.Helper()
+	switched := false
+	unanswered := 0
+	for _, c := range log {
+		if c.status == 0 {
+			unanswered++
+			if noGap {
+				t.Errorf("call at %s with %s got no answer: %s", c.at.Format("15:04:05.000"), keyName(c.key), c.err)
+			}
+			continue
+		}
+		ok := c.status == 200
+		switch {
+		case c.at.Before(rotatedAt) && ok != (c.key == oldKey):
+			t.Errorf("before rotation: %s got %d", keyName(c.key), c.status)
+		case c.key == newKey && ok:
+			switched = true
+		case switched && c.key == oldKey && ok:
+			t.Errorf("old key accepted at %s after the new key was", c.at.Format("15:04:05.000"))
+		}
+	}
+	if !switched {
+		t.Error("the client never saw the new key accepted")
+	}
+	t.Logf("%d calls, %d unanswered (the app restarting)", len(log), unanswered)
+}
+
+func keyName(k string) string {
+	if k == oldKey {
+		return "the old key"
+	}
+	return "the new key"
+}
