@@ -143,3 +143,27 @@ func writeFile(t *testing.T, path, content string) {
 		t.Fatal(err)
 	}
 }
+
+// TestWebIdentity is the EKS IRSA path: the webhook's AWS_ROLE_ARN and
+// AWS_WEB_IDENTITY_TOKEN_FILE, exchanged with AssumeRoleWithWebIdentity (moto's STS, reached
+// through the SDK's own AWS_ENDPOINT_URL_STS), whose keys sign the reads.
+func TestWebIdentity(t *testing.T) {
+	m := testenv.Moto(t)
+	awsTestEnv(t)
+	newSeeder(t, m.URL).secret("patas/production", patasProduction)
+	token := t.TempDir() + "/token"
+	writeFile(t, token, "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJzeXN0ZW06c2VydmljZWFjY291bnQ6cGF0YXM6cGF0YXMifQ.c2ln")
+	unsetenv(t, "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
+	t.Setenv("AWS_ROLE_ARN", "arn:aws:iam::123456789012:role/patas-irsa")
+	t.Setenv("AWS_WEB_IDENTITY_TOKEN_FILE", token)
+	t.Setenv("AWS_ENDPOINT_URL_STS", m.URL)
+
+	c, calls, _ := newTestClient(t, Options{Endpoint: m.URL})
+	if _, err := c.Fetch(context.Background(), ref(t, "aws:patas/production")); err != nil {
+		t.Fatal(err)
+	}
+	cs := calls.Calls()
+	if len(cs) != 2 || cs[0].Op != "AssumeRoleWithWebIdentity" || cs[1].AccessKey == "" || cs[1].SecurityToken == "" {
+		t.Errorf("calls: got %+v, want AssumeRoleWithWebIdentity, then GetSecretValue signed with its temporary keys", cs)
+	}
+}
