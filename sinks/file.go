@@ -15,6 +15,8 @@ type fileSink struct {
 	encode encoder
 }
 
+var _ Sink = (*fileSink)(nil)
+
 func (s *fileSink) Path() string { return s.path }
 
 func (s *fileSink) Check(snap Snapshot) error {

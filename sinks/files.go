@@ -320,9 +320,15 @@ func (s *dirSink) prune(d *os.File, snap Snapshot, gen string) error {
 		return fmt.Errorf("listing %s: %w", s.dir, err)
 	}
 	for _, name := range names {
-		if genName.MatchString(name) && name != gen {
+		switch {
+		case genName.MatchString(name) && name != gen:
 			if err := s.removeGeneration(name); err != nil {
 				return fmt.Errorf("removing old generation: %w", err)
+			}
+		case name == dataLinkTmp || strings.HasPrefix(name, linkTmpPrefix):
+			// A crashed write's temporary symlink; only a symlink is ours to remove.
+			if _, err := readlinkat(dfd, name); err == nil {
+				_ = unix.Unlinkat(dfd, name, 0)
 			}
 		}
 	}

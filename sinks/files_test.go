@@ -230,6 +230,14 @@ func TestFilesPlanted(t *testing.T) {
 		},
 		"..data_tmp directory": func(dir string) error { return os.Mkdir(filepath.Join(dir, dataLinkTmp), 0o755) },
 		"link tmp symlink":     func(dir string) error { return os.Symlink(victim, filepath.Join(dir, linkTmpPrefix+"A")) },
+		"crash leftovers": func(dir string) error {
+			for _, p := range []string{dataLinkTmp, linkTmpPrefix + "GONE"} {
+				if err := os.Symlink(victim, filepath.Join(dir, p)); err != nil {
+					return err
+				}
+			}
+			return os.Mkdir(filepath.Join(dir, "..2001_01_01_00_00_00.000000000"), 0o700)
+		},
 	}
 	for name, plant := range plants {
 		t.Run(name, func(t *testing.T) {
