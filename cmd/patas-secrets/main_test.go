@@ -29,6 +29,7 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	code := m.Run()
+	testenv.StopMoto()
 	os.RemoveAll(dir)
 	os.Exit(code)
 }
