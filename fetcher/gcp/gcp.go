@@ -71,11 +71,8 @@ func New(ctx context.Context, o Options, log *zap.Logger) (*Backend, error) {
 		// GOOGLE_SDK_GO_LOGGING_LEVEL=debug is set; a logger of our own turns that off.
 		option.WithLogger(slog.New(slog.DiscardHandler)),
 	}
-	switch {
-	case o.Endpoint != "":
-		opts = append(opts, option.WithEndpoint(o.Endpoint))
-	case o.Location != "":
-		opts = append(opts, option.WithEndpoint("secretmanager."+o.Location+".rep.googleapis.com:443"))
+	if ep := endpoint(o); ep != "" {
+		opts = append(opts, option.WithEndpoint(ep))
 	}
 	if o.Insecure {
 		if !isLoopback(o.Endpoint) {
@@ -91,6 +88,18 @@ func New(ctx context.Context, o Options, log *zap.Logger) (*Backend, error) {
 		return nil, fmt.Errorf("creating the Secret Manager client (application default credentials: Workload Identity, GOOGLE_APPLICATION_CREDENTIALS or `gcloud auth application-default login`): %w", err)
 	}
 	return newBackend(c, o, log), nil
+}
+
+// endpoint is the configured endpoint, else the regional one for a location, else "" (the
+// library's global default, secretmanager.googleapis.com:443).
+func endpoint(o Options) string {
+	switch {
+	case o.Endpoint != "":
+		return o.Endpoint
+	case o.Location != "":
+		return "secretmanager." + o.Location + ".rep.googleapis.com:443"
+	}
+	return ""
 }
 
 func newBackend(c accessor, o Options, log *zap.Logger) *Backend {

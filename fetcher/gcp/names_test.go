@@ -61,3 +61,19 @@ func TestLoopback(t *testing.T) {
 		}
 	}
 }
+
+func TestEndpoint(t *testing.T) {
+	for _, tt := range []struct {
+		o    Options
+		want string
+	}{
+		{Options{}, ""},
+		{Options{Location: "europe-west1"}, "secretmanager.europe-west1.rep.googleapis.com:443"},
+		{Options{Location: "europe-west1", Endpoint: "10.0.0.5:443"}, "10.0.0.5:443"},
+		{Options{Endpoint: "private.googleapis.com:443"}, "private.googleapis.com:443"},
+	} {
+		if got := endpoint(tt.o); got != tt.want {
+			t.Errorf("endpoint(%+v) = %q, want %q", tt.o, got, tt.want)
+		}
+	}
+}
