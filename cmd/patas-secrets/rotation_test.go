@@ -18,7 +18,8 @@ import (
 // The rotation end-to-end test: the sidecar (run, file backend) writes API_KEYS to an env
 // file; the PATAS stand-in (testdata/patas_app.py, pydantic-settings) runs under exec;
 // a client calls it all along; the key is rotated in the source. Both delivery modes of
-// exec are covered: restart, and SIGHUP to an app that reloads its settings.
+// exec are covered: restart, and SIGHUP to an app that reloads its settings; and both
+// again with an overlap window on API_KEYS.
 
 const (
 	oldKey = "CANARY-old-key-7c1f"
@@ -55,7 +56,7 @@ type client struct {
 
 func newClient(url string) *client {
 	return &client{url: url, stop: make(chan struct{}),
-		http: &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}}
+		http: &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}}
 }
 
 func (c *client) do(key string) call {
@@ -111,16 +112,20 @@ type rotationRig struct {
 	sideOut, eOut syncBuffer
 }
 
-func startRig(t *testing.T, keys string, execArgs ...string) *rotationRig {
+func startRig(t *testing.T, keys string, overlap time.Duration, execArgs ...string) *rotationRig {
 	t.Helper()
 	r := &rotationRig{}
-	r.dir = project(t, `backends: {src: {type: file, dir: secrets}}
+	cfg := `backends: {src: {type: file, dir: secrets}}
 secrets:
   - env: API_KEYS
     ref: src:api_keys
 outputs: [{format: dotenv, path: run/secrets.env}]
 refresh: {interval: 1h}
-`, map[string]string{"api_keys": keys})
+`
+	if overlap > 0 {
+		cfg = strings.Replace(cfg, "ref: src:api_keys\n", "ref: src:api_keys\n    overlap: "+overlap.String()+"\n", 1)
+	}
+	r.dir = project(t, cfg, map[string]string{"api_keys": keys})
 	addr := testenv.FreeAddr(t)
 	r.url = "http://" + addr + "/"
 	_, port, _ := strings.Cut(addr, ":")
@@ -192,7 +197,7 @@ func TestRotationReachesTheApp(t *testing.T) {
 		{"signal", []string{"--signal", "SIGHUP"}, false},
 	} {
 		t.Run(mode.name, func(t *testing.T) {
-			rig := startRig(t, oldKey+":ns1", mode.args...)
+			rig := startRig(t, oldKey+":ns1", 0, mode.args...)
 			c := newClient(rig.url)
 			before := c.do(oldKey)
 			c.run(oldKey, newKey)
@@ -219,6 +224,90 @@ func TestRotationReachesTheApp(t *testing.T) {
 			rig.stop(t)
 		})
 	}
+}
+
+// TestRotationWithOverlap rotates API_KEYS with overlap: the old key keeps working for
+// the whole window while the new one starts working, then the old one is refused. With
+// SIGHUP (the app reloads its settings) no call fails at all; with restarts, calls go
+// unanswered while the app restarts, but none is refused during the window.
+func TestRotationWithOverlap(t *testing.T) {
+	needPython(t)
+	for _, mode := range []struct {
+		name    string
+		args    []string
+		overlap time.Duration
+		noGap   bool
+	}{
+		{"signal", []string{"--signal", "SIGHUP"}, 4 * time.Second, true},
+		// Longer: a restarted Python app can take seconds to listen on a busy machine.
+		{"restart", nil, 8 * time.Second, false},
+	} {
+		t.Run(mode.name, func(t *testing.T) {
+			rig := startRig(t, oldKey+":ns1", mode.overlap, mode.args...)
+			c := newClient(rig.url)
+			c.run(oldKey, newKey)
+			time.Sleep(200 * time.Millisecond)
+			rotatedAt := time.Now()
+			rig.rotate(t, newKey+":ns1")
+			waitUntil(t, "the new key to be accepted", func() bool { return c.do(newKey).status == 200 })
+			if got := c.do(oldKey); got.status != 200 && time.Since(rotatedAt) < mode.overlap {
+				t.Errorf("old key during the window: got %d %s, want 200", got.status, got.err)
+			}
+			deadline := time.Now().Add(mode.overlap + 30*time.Second)
+			for c.do(oldKey).status != 401 {
+				if time.Now().After(deadline) {
+					t.Fatal("the old key was never refused: the window did not close")
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+			waitUntil(t, "the new key after the window", func() bool { return c.do(newKey).status == 200 })
+			time.Sleep(200 * time.Millisecond)
+			log := c.halt()
+			checkOverlapCalls(t, log, rotatedAt, mode.overlap, mode.noGap)
+			rig.stop(t)
+		})
+	}
+}
+
+// checkOverlapCalls: the old key is accepted on every answered call until it is refused
+// for good, which is no sooner than the window after the rotation; the new key, once
+// accepted, is never refused again; with noGap every call is answered.
+func checkOverlapCalls(t *testing.T, log []call, rotatedAt time.Time, overlap time.Duration, noGap bool) {
+	t.Helper()
+	var oldRefused, newAccepted time.Time
+	unanswered := 0
+	for _, c := range log {
+		at := c.at.Format("15:04:05.000")
+		switch {
+		case c.status == 0:
+			unanswered++
+			if noGap {
+				t.Errorf("call at %s with %s got no answer: %s", at, keyName(c.key), c.err)
+			}
+		case c.key == oldKey && c.status != 200:
+			if oldRefused.IsZero() {
+				oldRefused = c.at
+			}
+		case c.key == oldKey && !oldRefused.IsZero():
+			t.Errorf("old key accepted at %s after it had been refused", at)
+		case c.key == newKey && c.status == 200:
+			if newAccepted.IsZero() {
+				newAccepted = c.at
+			}
+		case c.key == newKey && !newAccepted.IsZero():
+			t.Errorf("new key refused (%d) at %s after it had been accepted", c.status, at)
+		}
+	}
+	switch {
+	case newAccepted.IsZero() || oldRefused.IsZero():
+		t.Errorf("the client saw new accepted at %v and old refused at %v; want both", newAccepted, oldRefused)
+	case oldRefused.Sub(rotatedAt) < overlap:
+		t.Errorf("the old key was refused %s after the rotation, before the %s window ended", oldRefused.Sub(rotatedAt), overlap)
+	case !newAccepted.Before(oldRefused):
+		t.Errorf("no time with both keys: new accepted at %v, old refused at %v", newAccepted, oldRefused)
+	}
+	t.Logf("%d calls, %d unanswered; both keys worked for %s; old key refused %s after the rotation",
+		len(log), unanswered, oldRefused.Sub(newAccepted).Round(time.Millisecond), oldRefused.Sub(rotatedAt).Round(time.Millisecond))
 }
 
 // checkCalls reads the client's log: before the rotation the old key works and the new
