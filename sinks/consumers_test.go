@@ -331,3 +331,29 @@ func isRefusal(t testing.TB, err error, format, value string) bool {
 func envText(v string) string {
 	return strings.ReplaceAll(strings.ToValidUTF8(v, "\uFFFD"), "\x00", "")
 }
+
+// fuzzValues derives, from a fuzzer's two inputs, the values one iteration tries at once:
+// a subprocess round trip costs far more than encoding, so each carries several values,
+// including the joins where one value's quoting could leak into its neighbour's.
+func fuzzValues(a, b string) []string {
+	return []string{a, b, a + b, b + a, a + "\n" + b, a + "'" + b, a + `"` + b, a + "\\" + b, a + "$" + b}
+}
+
+// acceptedBatch checks that each value encode refuses is refused with a proper error, and
+// returns the others as a snapshot V0, V1, … followed by the sentinel variable Z.
+func acceptedBatch(t testing.TB, format string, encode encoder, values []string) Snapshot {
+	t.Helper()
+	var s Snapshot
+	for i, v := range values {
+		name := fmt.Sprintf("V%d", i)
+		if _, err := encode(snapshotOf(name, v)); err != nil {
+			if !isRefusal(t, err, format, v) {
+				t.Fatalf("encoding: %v", err)
+			}
+			continue
+		}
+		s.Vars = append(s.Vars, Var{Name: name, Value: fetcher.StringValue(v)})
+	}
+	s.Vars = append(s.Vars, Var{Name: "Z", Value: fetcher.StringValue(`'"\x $`)})
+	return s
+}

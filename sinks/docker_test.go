@@ -65,8 +65,23 @@ func FuzzDocker(f *testing.F) {
 		f.Add(v, nastyValues[(i+1)%len(nastyValues)])
 	}
 	f.Fuzz(func(t *testing.T, a, b string) {
-		if refused := checkDocker(t, snapshotOf("A", a, "B", b)); refused != (dockerRefuses(a) || dockerRefuses(b)) {
-			t.Errorf("refused: got %v, want %v", refused, !refused)
+		values := fuzzValues(a, b)
+		s := acceptedBatch(t, "docker", encodeDocker, values)
+		if len(s.Vars)-1 != countFunc(values, func(v string) bool { return !dockerRefuses(v) && len("V0=")+len(v) <= dockerMaxLine }) {
+			t.Errorf("refused a value docker reads back")
+		}
+		if refused := checkDocker(t, s); refused {
+			t.Fatal("refused a batch of values each accepted alone")
 		}
 	})
+}
+
+func countFunc(vs []string, f func(string) bool) int {
+	n := 0
+	for _, v := range vs {
+		if f(v) {
+			n++
+		}
+	}
+	return n
 }

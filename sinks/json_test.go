@@ -68,8 +68,13 @@ func FuzzJSON(f *testing.F) {
 		f.Add(v, nastyValues[(i+1)%len(nastyValues)])
 	}
 	f.Fuzz(func(t *testing.T, a, b string) {
-		if refused := checkJSON(t, snapshotOf("A", a, "B", b)); refused != (!utf8.ValidString(a) || !utf8.ValidString(b)) {
-			t.Errorf("refused: got %v", refused)
+		values := fuzzValues(a, b)
+		s := acceptedBatch(t, "json", encodeJSON, values)
+		if len(s.Vars)-1 != countFunc(values, utf8.ValidString) {
+			t.Errorf("refused valid UTF-8")
+		}
+		if refused := checkJSON(t, s); refused {
+			t.Fatal("refused a batch of values each accepted alone")
 		}
 	})
 }
