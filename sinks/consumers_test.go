@@ -146,6 +146,21 @@ func (s *server) ask(path string, readAnswer func(*bufio.Reader) error) error {
 	return nil
 }
 
+var pythonModules sync.Map // module -> error of importing it
+
+// requirePython skips (fails under CI) when python3 cannot import module.
+func requirePython(t testing.TB, module, pkg string) {
+	t.Helper()
+	err, ok := pythonModules.Load(module)
+	if !ok {
+		err = exec.Command("python3", "-c", "import "+module).Run()
+		pythonModules.Store(module, err)
+	}
+	if err != nil {
+		testenv.Missing(t, "python3 with "+pkg, "pip install "+pkg)
+	}
+}
+
 // writeTemp writes data to a fresh file for a consumer to read.
 func writeTemp(t testing.TB, data []byte) string {
 	t.Helper()
@@ -159,6 +174,7 @@ func writeTemp(t testing.TB, data []byte) string {
 // readPythonDotenv returns what python-dotenv reads from data.
 func readPythonDotenv(t testing.TB, data []byte) (map[string]string, error) {
 	t.Helper()
+	requirePython(t, "dotenv", "python-dotenv")
 	s := startServer(t, "python-dotenv", []string{"python3", "-c", pythonServer}, []string{"PYTHONIOENCODING=utf-8"})
 	var ans struct {
 		Vars     map[string]*string `json:"vars"`

@@ -6,8 +6,6 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
-
-	"github.com/patas/patas-secrets/internal/testenv"
 )
 
 // dotenvRefused are the nasty values the dotenv dialect must refuse.
@@ -164,9 +162,7 @@ sys.stdout.write(json.dumps(Settings().model_dump()))
 // TestDotenvPydanticSettings reads every accepted nasty value through pydantic-settings,
 // the loader PATAS itself uses on top of python-dotenv.
 func TestDotenvPydanticSettings(t *testing.T) {
-	if err := exec.Command("python3", "-c", "import pydantic_settings").Run(); err != nil {
-		testenv.Missing(t, "pydantic-settings", "pip install pydantic-settings")
-	}
+	requirePython(t, "pydantic_settings", "pydantic-settings")
 	var kv []string
 	for i, v := range nastyValues {
 		if !dotenvRefused[v] {
