@@ -43,9 +43,9 @@ type ecsContainer struct {
 }
 
 type ecsTaskDefinition struct {
-	TaskDefinitionArn    string         `json:"taskDefinitionArn"`
-	TaskRoleArn          string         `json:"taskRoleArn"`
-	ExecutionRoleArn     string         `json:"executionRoleArn"`
+	TaskDefinitionArn    string `json:"taskDefinitionArn"`
+	TaskRoleArn          string `json:"taskRoleArn"`
+	ExecutionRoleArn     string `json:"executionRoleArn"`
 	Volumes              []struct{ Name string }
 	ContainerDefinitions []ecsContainer `json:"containerDefinitions"`
 }
