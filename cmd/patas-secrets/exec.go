@@ -22,6 +22,8 @@ var forwardedSignals = []os.Signal{
 }
 
 func execFlags(fs *pflag.FlagSet) {
+	// Flags end at the command: exec --env-file F uvicorn app --port 8000 leaves --port to it.
+	fs.SetInterspersed(false)
 	fs.String("env-file", "", "the env file to load (dotenv or shell format), e.g. /run/patas/secrets.env (required)")
 	fs.Bool("restart", false, "restart the command when the file changes (the default)")
 	fs.String("signal", "", "send this signal (e.g. SIGHUP) on a change instead of restarting")

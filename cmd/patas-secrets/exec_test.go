@@ -56,6 +56,10 @@ func TestExecPassesExitStatus(t *testing.T) {
 	if r := runBin(t, nil, "exec", "--env-file", env, "--", "/nonexistent/app"); r.code != 127 {
 		t.Errorf("missing command: got exit %d, want 127", r.code)
 	}
+	// Without "--", flags end at the command: the command's own flags are its.
+	if r := runBin(t, nil, "exec", "--env-file", env, "sh", "-c", `test "$0" = --port && exit 9`, "--port"); r.code != 9 {
+		t.Errorf("command flags without --: got exit %d, want 9 (%s)", r.code, r.stderr)
+	}
 	if r := runBin(t, nil, "exec", "--", "true"); r.code != exitUsage {
 		t.Errorf("no --env-file: got exit %d, want %d", r.code, exitUsage)
 	}

@@ -240,7 +240,7 @@ func TestFlappingSourceIsBounded(t *testing.T) {
 	cfg := f.config(t, restartScript)
 	cfg.Args = append(cfg.Args, f.dir)
 	cfg.MaxRestarts = 2
-	cfg.RestartWindow = 10 * time.Second
+	cfg.RestartWindow = 5 * time.Second
 	ctx, cancel := context.WithCancel(context.Background())
 	ch := start(ctx, cfg)
 	eventually(t, "the first start", func() bool { return len(f.lines("starts")) == 1 })
