@@ -39,6 +39,10 @@ type Manager struct {
 
 	changed chan struct{} // size one: a burst of changes is one pending notification
 
+	// OnResult, when set (before Run), is called after each attempt on a target, for
+	// metrics such as patas_secrets_notifications_total{result="ok"|"error"}.
+	OnResult func(ok bool)
+
 	sent, failed, gaveUp atomic.Uint64
 }
 
@@ -149,11 +153,13 @@ func (m *Manager) deliver(ctx context.Context) {
 			}
 			if err != nil {
 				m.failed.Add(1)
+				m.report(false)
 				m.log.Warn("notification failed", zap.Stringer("target", t), zap.Int("attempt", attempt), zap.Error(err))
 				failed = append(failed, t)
 				continue
 			}
 			m.sent.Add(1)
+			m.report(true)
 			m.log.Info("application notified", zap.Stringer("target", t))
 		}
 		if len(failed) == 0 {
@@ -181,6 +187,12 @@ func (m *Manager) deliver(ctx context.Context) {
 		case <-timer.C:
 		}
 		pending = failed
+	}
+}
+
+func (m *Manager) report(ok bool) {
+	if m.OnResult != nil {
+		m.OnResult(ok)
 	}
 }
 

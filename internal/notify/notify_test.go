@@ -191,10 +191,21 @@ func TestHTTP(t *testing.T) {
 func TestHTTPRetriesNon2xx(t *testing.T) {
 	url, count := loopback(t, http.StatusServiceUnavailable, http.StatusInternalServerError, http.StatusOK)
 	m, logs := start(t, "{http: {url: '"+url+"'}, debounce: 10ms, jitter: 0s}")
+	var oks, errs atomic.Int32
+	m.OnResult = func(ok bool) {
+		if ok {
+			oks.Add(1)
+		} else {
+			errs.Add(1)
+		}
+	}
 	m.Changed()
 	eventually(t, "the third request to succeed", func() bool { return m.Stats().Sent == 1 })
 	if s := m.Stats(); s.Failed != 2 || count() != 3 {
 		t.Errorf("got %+v after %d requests, want 2 failed then 1 sent", s, count())
+	}
+	if oks.Load() != 1 || errs.Load() != 2 {
+		t.Errorf("OnResult saw %d ok and %d errors, want 1 and 2", oks.Load(), errs.Load())
 	}
 	if e := logs.FilterMessage("notification failed").All(); len(e) != 2 || !strings.Contains(e[0].ContextMap()["error"].(string), "503") {
 		t.Errorf("got %v, want two failures, the first naming 503", e)
