@@ -264,3 +264,35 @@ func TestNewRefusesAnInvalidSection(t *testing.T) {
 		}
 	}
 }
+
+// TestDesignExample decodes the notify section of DESIGN.md's example as the config does
+// (strictly) and checks what it builds, relative pidfile included.
+func TestDesignExample(t *testing.T) {
+	for _, tc := range []struct{ section, dir, want string }{
+		{"{signal: {pidfile: /run/patas/app.pid, signal: SIGHUP}, debounce: 2s}", "", "SIGHUP to pidfile /run/patas/app.pid"},
+		{"{signal: {pidfile: app.pid}}", "/etc/patas-secrets", "SIGHUP to pidfile /etc/patas-secrets/app.pid"},
+		{"{signal: {process: uvicorn, signal: usr1}}", "", "SIGUSR1 to processes named uvicorn"},
+		{"{command: {args: [/usr/local/bin/reload, --now]}}", "", "command /usr/local/bin/reload"},
+		{"{http: {url: 'http://127.0.0.1:8000/reload?x=1', method: put}}", "", "PUT http://127.0.0.1:8000/reload?x=1"},
+	} {
+		var n config.NotifyConfig
+		dec := yaml.NewDecoder(strings.NewReader(tc.section))
+		dec.KnownFields(true)
+		if err := dec.Decode(&n); err != nil {
+			t.Fatalf("%s: %v", tc.section, err)
+		}
+		m, err := New(n, tc.dir, zap.NewNop())
+		if err != nil {
+			t.Fatalf("%s: %v", tc.section, err)
+		}
+		if len(m.targets) != 1 || m.targets[0].String() != tc.want {
+			t.Errorf("%s: got %v, want [%s]", tc.section, m.targets, tc.want)
+		}
+	}
+	var n config.NotifyConfig
+	dec := yaml.NewDecoder(strings.NewReader("{signal: {pidfile: /a, sginal: HUP}}"))
+	dec.KnownFields(true)
+	if err := dec.Decode(&n); err == nil {
+		t.Error("a misspelt field decoded without error")
+	}
+}
