@@ -136,7 +136,7 @@ func TestExecRestartsOnContentOnly(t *testing.T) {
 func TestExecReapsOrphans(t *testing.T) {
 	dir, env := execFixture(t, "A=1\n")
 	cmd := exec.Command(bin, "exec", "--subreaper", "--env-file", env, "--", "sh", "-c",
-		`echo $$ > "$0/main.pid"; sh -c 'sleep 1 &'; exec sleep 60`, dir)
+		`echo $$ > "$0/main.pid"; sh -c 'sleep 2 &'; exec sleep 60`, dir)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
