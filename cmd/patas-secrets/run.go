@@ -10,6 +10,7 @@ import (
 
 	"github.com/patas/patas-secrets/internal/config"
 	"github.com/patas/patas-secrets/internal/engine"
+	"github.com/patas/patas-secrets/internal/notify"
 	"github.com/patas/patas-secrets/internal/telemetry"
 )
 
@@ -22,6 +23,20 @@ func runRun(ctx context.Context, env *cmdEnv) error {
 	}
 	defer closeAll()
 	eng.Metrics = telemetry.NewMetrics(version, eng.Staleness)
+	if cfg.Notify != nil {
+		n, err := notify.New(*cfg.Notify, cfg.Dir, env.log.Named("notify"))
+		if err != nil {
+			return err
+		}
+		n.OnResult = func(ok bool) {
+			result := "ok"
+			if !ok {
+				result = "error"
+			}
+			eng.Metrics.Notifications.WithLabelValues(result).Inc()
+		}
+		eng.Notifier = n
+	}
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()

@@ -16,7 +16,7 @@ type Config struct {
 	Secrets     []Secret           `yaml:"secrets"`
 	Outputs     []Output           `yaml:"outputs"`
 	Refresh     Refresh            `yaml:"refresh"`
-	Notify      *Notify            `yaml:"notify"`
+	Notify      *NotifyConfig      `yaml:"notify"`
 	Listen      string             `yaml:"listen"`
 	Validation  Validation         `yaml:"validate"`
 	Hygiene     Hygiene            `yaml:"hygiene"`
@@ -78,16 +78,6 @@ type Refresh struct {
 	Jitter       *Percent `yaml:"jitter"`
 	Watch        *bool    `yaml:"watch"`
 	MaxStaleness Duration `yaml:"max_staleness"`
-}
-
-// Notify tells the application about a change. Parsed so that DESIGN.md's example decodes;
-// Validate reports it as not supported until the notifier lands.
-type Notify struct {
-	Signal *struct {
-		Pidfile string `yaml:"pidfile"`
-		Signal  string `yaml:"signal"`
-	} `yaml:"signal"`
-	Debounce Duration `yaml:"debounce"`
 }
 
 // Validation lists checks on the final set of variables, run before anything is written.

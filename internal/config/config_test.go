@@ -30,7 +30,9 @@ outputs:
   - {format: dotenv, path: /run/patas/secrets.env, mode: "0440", uid: 1000, gid: 1000}
   - {format: dotenv, path: out/local.env}
 refresh: {interval: 5m, jitter: 10%, watch: true, max_staleness: 1h}
-validate: {required: [DATABASE_URL]}
+notify:  {signal: {pidfile: /run/patas/app.pid, signal: SIGHUP}, debounce: 2s}
+listen: 127.0.0.1:9102
+validate: {profile: patas, required: [DATABASE_URL]}
 `
 
 func TestParseValid(t *testing.T) {
@@ -129,7 +131,10 @@ func TestValidateRules(t *testing.T) {
 		{"staleness below interval", base + "refresh: {interval: 1h, max_staleness: 5m}\n", "refresh.max_staleness: must be at least the interval"},
 		{"unknown environment", "environment: prod\n" + base, `environment: unknown environment "prod"`},
 		{"required variable not produced", base + "validate: {required: [DATABASE_URL]}\n", "validate.required[0]: DATABASE_URL is not produced"},
-		{"notify not in this build", base + "notify: {signal: {pidfile: /run/app.pid, signal: SIGHUP}, debounce: 2s}\n", "notify: notifiers are not in this build yet"},
+		{"notify without target", base + "notify: {debounce: 2s}\n", "notify: needs at least one of signal, command or http"},
+		{"notify bad signal", base + "notify: {signal: {pidfile: /run/app.pid, signal: SIGFOO}}\n", `notify.signal.signal: unknown signal "SIGFOO"`},
+		{"notify unknown field", base + "notify: {signal: {pidfle: /run/app.pid}}\n", "pidfle is not a known field"},
+		{"overlap on a template", strings.Replace(base, "ref: swarm:a", "template: '{{ secret \"swarm:a\" }}'\n    overlap: 1h", 1), "secrets[0].overlap: applies to one list variable"},
 		{"listen not host:port", base + "listen: 9102\n", `listen: "9102" is not host:port`},
 		{"unknown profile", base + "validate: {profile: patsa}\n", `validate.profile: unknown profile "patsa"`},
 		{"inline password in production", "environment: production\n" + strings.Replace(base, "ref: swarm:a", "template: 'postgresql://patas:hunter2@db/{{ secret \"swarm:a\" }}'", 1), "secrets[0].template: holds a literal password"},

@@ -26,7 +26,7 @@ func (c *Config) Validate() Problems {
 	c.validateOutputs(&p)
 	c.validateRefresh(&p)
 	if c.Notify != nil {
-		p.Add("notify", "notifiers are not in this build yet; remove notify, or restart the app with `patas-secrets exec` when that lands")
+		c.Notify.validate("notify", c, &p)
 	}
 	if c.Listen != ListenDisabled {
 		if _, port, err := net.SplitHostPort(c.Listen); err != nil || port == "" {
