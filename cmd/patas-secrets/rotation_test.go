@@ -2,6 +2,8 @@ package main
 
 import (
 	"encoding/json"
+	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -352,7 +354,7 @@ func checkCalls(t *testing.T, log []call, rotatedAt time.Time, noGap bool) {
 	if !switched {
 		t.Error("the client never saw the new key accepted")
 	}
-	t.Logf("%d calls, %d unanswered (the app restarting)", len(log), unanswered)
+	t.Logf("%d calls, %d unanswered (while the app restarted)", len(log), unanswered)
 }
 
 func keyName(k string) string {
@@ -360,4 +362,93 @@ func keyName(k string) string {
 		return "the old key"
 	}
 	return "the new key"
+}
+
+// TestRotationThroughTheNotifier: no exec. The app runs on its own, with the variables of
+// the first env file and a pidfile; the sidecar's notify: section sends it SIGHUP by
+// pidfile after writing the rotated file, and the app reloads. No call goes unanswered,
+// and the sidecar's metrics count the notification.
+func TestRotationThroughTheNotifier(t *testing.T) {
+	needPython(t)
+	dir := project(t, "", map[string]string{"api_keys": oldKey + ":ns1"})
+	metricsAddr := testenv.FreeAddr(t)
+	cfg := `backends: {src: {type: file, dir: secrets}}
+secrets: [{env: API_KEYS, ref: src:api_keys}]
+outputs: [{format: dotenv, path: run/secrets.env}]
+refresh: {interval: 1h}
+listen: ` + metricsAddr + `
+notify: {signal: {pidfile: run/app.pid, signal: SIGHUP}, debounce: 100ms, jitter: 100ms}
+`
+	os.WriteFile(filepath.Join(dir, "patas.yaml"), []byte(cfg), 0o600)
+	envFile := filepath.Join(dir, "run", "secrets.env")
+	if r := runBin(t, nil, "once", "--config", filepath.Join(dir, "patas.yaml")); r.code != 0 {
+		t.Fatalf("once: %+v", r)
+	}
+
+	addr := testenv.FreeAddr(t)
+	_, port, _ := net.SplitHostPort(addr)
+	app := exec.Command("python3", mustAbs(t, "testdata/patas_app.py"), port, filepath.Join(dir, "run", "app.pid"))
+	// As an entrypoint that sources the env file would start it.
+	app.Env = append(os.Environ(), "API_KEYS="+oldKey+":ns1", "PATAS_SECRETS_ENV_FILE="+envFile)
+	var appOut, sideOut syncBuffer
+	app.Stdout, app.Stderr = &appOut, &appOut
+	sidecar := exec.Command(bin, "run", "--config", filepath.Join(dir, "patas.yaml"))
+	sidecar.Stdout, sidecar.Stderr = &sideOut, &sideOut
+	for _, c := range []*exec.Cmd{app, sidecar} {
+		if err := c.Start(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Cleanup(func() {
+		for _, c := range []*exec.Cmd{app, sidecar} {
+			if c.ProcessState == nil {
+				c.Process.Kill()
+				c.Wait()
+			}
+		}
+		if t.Failed() {
+			t.Logf("sidecar:\n%s\napp:\n%s", sideOut.String(), appOut.String())
+		}
+	})
+	c := newClient("http://" + addr + "/")
+	waitLong(t, "the app to accept the old key", func() bool { return c.do(oldKey).status == 200 })
+	c.run(oldKey, newKey)
+	time.Sleep(200 * time.Millisecond)
+	rotatedAt := time.Now()
+	os.WriteFile(filepath.Join(dir, "secrets", "api_keys"), []byte(newKey+":ns1"), 0o600)
+	waitLong(t, "the new key to be accepted", func() bool { return c.do(newKey).status == 200 })
+	if got := c.do(oldKey); got.status != 401 {
+		t.Errorf("old key after the reload: got %d %s, want 401", got.status, got.err)
+	}
+	time.Sleep(200 * time.Millisecond)
+	checkCalls(t, c.halt(), rotatedAt, true)
+
+	resp, err := http.Get("http://" + metricsAddr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(body), `patas_secrets_notifications_total{result="ok"} 1`) {
+		t.Errorf("metrics lack one ok notification:\n%s", grepLines(string(body), "notification"))
+	}
+	for _, c := range []*exec.Cmd{app, sidecar} {
+		c.Process.Signal(syscall.SIGTERM)
+		if err := c.Wait(); err != nil {
+			t.Errorf("%s after SIGTERM: %v", c.Args[0], err)
+		}
+	}
+	if strings.Contains(sideOut.String()+appOut.String(), "CANARY-") {
+		t.Errorf("a key was printed:\n%s\n%s", sideOut.String(), appOut.String())
+	}
+}
+
+func grepLines(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }

@@ -2,7 +2,8 @@
 
 Like PATAS it reads its settings from the environment with pydantic-settings, API_KEYS
 being "key1:namespace1,key2:namespace2", and refuses a request whose X-API-Key is not one
-of them. It serves GET / on 127.0.0.1:PORT (argv[1]) with {"namespace", "pid"}.
+of them. It serves GET / on 127.0.0.1:PORT (argv[1]) with {"namespace", "pid"}, and writes
+its pid to argv[2] when given (for the sidecar's pidfile notifier).
 
 SIGTERM stops it cleanly (exit 0). SIGHUP reloads the settings from the env file that
 patas-secrets exec names in PATAS_SECRETS_ENV_FILE (read with python-dotenv, as PATAS
@@ -77,6 +78,10 @@ class Handler(BaseHTTPRequestHandler):
 
 def main():
     server = ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Handler)
+    if len(sys.argv) > 2:
+        with open(sys.argv[2] + ".tmp", "w") as f:
+            f.write(str(os.getpid()))
+        os.rename(sys.argv[2] + ".tmp", sys.argv[2])
     server.daemon_threads = True
     signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown).start())
     signal.signal(signal.SIGHUP, reload)
