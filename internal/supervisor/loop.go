@@ -27,6 +27,10 @@ func (s *sup) supervise(ctx context.Context, env *envState) (int, error) {
 	poll := time.NewTicker(s.cfg.Poll)
 	defer poll.Stop()
 	done := ctx.Done()
+	// fsnotify closes these if its reader fails; a nil channel then keeps select from
+	// spinning on them, and the poll carries on.
+	events, errs := s.watch.Events, s.watch.Errors
+	signals := s.cfg.Signals
 
 	stopChild := func() {
 		if err := s.child.signal(syscall.SIGTERM); err != nil {
@@ -44,7 +48,11 @@ func (s *sup) supervise(ctx context.Context, env *envState) (int, error) {
 			act.Stop()
 			stopChild()
 
-		case sig := <-s.cfg.Signals:
+		case sig, ok := <-signals:
+			if !ok {
+				signals = nil
+				continue
+			}
 			s.forward(sig)
 			if terminating(sig) {
 				s.stopping = true
@@ -56,13 +64,17 @@ func (s *sup) supervise(ctx context.Context, env *envState) (int, error) {
 			s.addWatch() // a directory that appeared since is now watched
 			s.check(act)
 
-		case ev, ok := <-s.watch.Events:
-			if ok && ev.Op != fsnotify.Chmod && !settle.armed {
+		case ev, ok := <-events:
+			if !ok {
+				events = nil
+			} else if ev.Op != fsnotify.Chmod && !settle.armed {
 				// Fixed, not sliding: a file that changes without pause is still compared.
 				settle.Reset(s.cfg.Debounce)
 			}
-		case err, ok := <-s.watch.Errors:
-			if ok {
+		case err, ok := <-errs:
+			if !ok {
+				errs = nil
+			} else {
 				s.log.Warn("file watch error; the poll backstop continues", zap.Error(err))
 			}
 		case <-settle.C():

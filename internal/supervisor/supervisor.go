@@ -191,6 +191,7 @@ func (s *sup) waitForFile(ctx context.Context) (*envState, int, error) {
 	defer tick.Stop()
 	var lastErr error
 	waiting := false
+	events, errs := s.watch.Events, s.watch.Errors
 	for {
 		env, err := readEnv(s.path)
 		if err == nil {
@@ -213,8 +214,14 @@ func (s *sup) waitForFile(ctx context.Context) (*envState, int, error) {
 				return nil, 1, fmt.Errorf("env file %s did not appear within %s", s.path, s.cfg.WaitTimeout)
 			}
 			return nil, 1, fmt.Errorf("env file not usable after %s: %w", s.cfg.WaitTimeout, lastErr)
-		case <-s.watch.Events:
-		case <-s.watch.Errors:
+		case _, ok := <-events:
+			if !ok {
+				events = nil
+			}
+		case _, ok := <-errs:
+			if !ok {
+				errs = nil
+			}
 		case <-tick.C:
 			s.addWatch()
 		}
