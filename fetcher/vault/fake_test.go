@@ -72,7 +72,9 @@ func (f *fakeVault) count(path string) int {
 
 // Canned answers.
 
-func denied() error { return classify(&api.ResponseError{StatusCode: 403, Errors: []string{"permission denied"}}) }
+func denied() error {
+	return classify(&api.ResponseError{StatusCode: 403, Errors: []string{"permission denied"}})
+}
 
 func status(code int, msg string) error {
 	return classify(&api.ResponseError{StatusCode: code, Errors: []string{msg}})

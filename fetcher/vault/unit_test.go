@@ -40,8 +40,10 @@ func TestFetchErrors(t *testing.T) {
 		wantText string
 	}{
 		{
-			name:     "network error is neither permission nor not found",
-			setup:    func(f *fakeVault) { f.on("auth/token/lookup-self", func(fakeCall) (*api.Secret, error) { return nil, netErr }) },
+			name: "network error is neither permission nor not found",
+			setup: func(f *fakeVault) {
+				f.on("auth/token/lookup-self", func(fakeCall) (*api.Secret, error) { return nil, netErr })
+			},
 			ref:      "v:secret/patas",
 			wantText: "connection refused",
 		},
