@@ -32,19 +32,22 @@ RUN GOOS="${TARGETOS:-$(go env GOOS)}" GOARCH="${TARGETARCH:-$(go env GOARCH)}" 
     go build -trimpath -ldflags "-s -w -X main.version=${VERSION} -X main.commit=${COMMIT}" \
         -o /out/patas-secrets ./cmd/patas-secrets
 # The final image's few files: the CA bundle, a passwd naming the non-root user, and the
-# shared output directory owned by it (a named volume mounted there starts with this owner).
-RUN mkdir -p /rootfs/etc/ssl/certs /rootfs/run/patas /rootfs/etc/patas-secrets \
+# shared directories owned by it: /run/patas (outputs) and /patas/bin (`install` target).
+# A Docker named volume or an ECS Fargate task volume mounted there starts with this owner.
+RUN mkdir -p /rootfs/etc/ssl/certs /rootfs/run/patas /rootfs/patas/bin /rootfs/etc/patas-secrets \
  && cp /etc/ssl/certs/ca-certificates.crt /rootfs/etc/ssl/certs/ \
  && printf 'root:x:0:0:root:/root:/sbin/nologin\nnonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin\n' >/rootfs/etc/passwd \
  && printf 'root:x:0:\nnonroot:x:65532:\n' >/rootfs/etc/group \
- && chown 65532:65532 /rootfs/run/patas && chmod 0750 /rootfs/run/patas
+ && chown 65532:65532 /rootfs/run/patas /rootfs/patas/bin && chmod 0750 /rootfs/run/patas && chmod 0755 /rootfs/patas/bin
 
-# The stand-in for PATAS used by docker-compose.yml and the Swarm example: tests only.
+# The stand-in for PATAS used by docker-compose.yml and the Swarm example (tests only). It
+# carries patas-secrets, as a PATAS image extended for Swarm would (docs/deploy.md).
 FROM builder AS standin-builder
 RUN go build -trimpath -ldflags "-s -w" -o /out/standin ./deploy/standin
 
 FROM scratch AS standin
 COPY --from=builder /rootfs/etc/passwd /rootfs/etc/group /etc/
+COPY --from=builder /out/patas-secrets /usr/local/bin/patas-secrets
 COPY --from=standin-builder /out/standin /standin
 USER 65532:65532
 EXPOSE 8000
@@ -56,6 +59,8 @@ ARG COMMIT=unknown
 COPY --from=builder /rootfs/ /
 COPY --from=builder /out/patas-secrets /usr/local/bin/patas-secrets
 USER 65532:65532
+# Declared so that ECS Fargate bind mounts there start with the image's owner (65532).
+VOLUME ["/run/patas", "/patas/bin"]
 ENV PATAS_SECRETS_CONFIG=/etc/patas-secrets/config.yaml
 LABEL org.opencontainers.image.title="patas-secrets" \
       org.opencontainers.image.description="Fetches secrets for the PATAS API into a shared tmpfs" \

@@ -17,7 +17,6 @@ import (
 func TestMain(m *testing.M) {
 	code := m.Run()
 	testenv.StopMoto()
-	cleanupImages()
 	os.Exit(code)
 }
 

@@ -1,4 +1,0 @@
-package deploy_test
-
-// cleanupImages is replaced by the Docker tests' image cache.
-func cleanupImages() {}
