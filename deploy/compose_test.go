@@ -148,4 +148,3 @@ func waitStandin(t *testing.T, url string, ok func(standinReport) bool, compose 
 	t.Fatalf("the stand-in at %s did not report what was expected in time (last error %s); logs:\n%s", url, last, logs)
 	return standinReport{}
 }
-
