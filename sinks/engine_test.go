@@ -56,7 +56,7 @@ outputs:
 		t.Fatal(err)
 	}
 	var logs bytes.Buffer
-	log := zap.New(zapcore.NewCore(zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig()), zapcore.AddSync(&logs), zap.DebugLevel))
+	log := zap.New(zapcore.NewCore(zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig()), zapcore.Lock(zapcore.AddSync(&logs)), zap.DebugLevel))
 	e, err := engine.New(cfg, map[string]fetcher.Backend{"f": backend}, log)
 	if err != nil {
 		t.Fatal(err)
