@@ -41,8 +41,10 @@ var built struct {
 // buildImages builds patas-secrets:local and patas-standin:local from the real Dockerfile
 // once per test binary (the engine's layer cache makes a rebuild of the same source quick).
 // The builder stage gets $PATAS_GO_IMAGE, else a builder made from this machine's Go by
-// deploy/test/builder-image.sh. When a build container cannot reach the Go module proxy,
-// the modules are vendored into a temporary copy of the context (never into the checkout).
+// deploy/test/builder-image.sh. The modules are vendored into a temporary copy of the
+// context (never into the checkout): the host has them already, while a download inside the
+// build took minutes here. PATAS_DOCKER_VENDOR=0 builds the checkout itself, downloading in
+// the build container, when that reaches the Go module proxy.
 func buildImages(t testing.TB) {
 	t.Helper()
 	bin := docker(t)
@@ -75,7 +77,8 @@ func build(t testing.TB, bin string) string {
 	}
 
 	context, args := root, []string{"--build-arg", "GO_IMAGE=" + goImage, "--build-arg", "VERSION=test"}
-	if proxy == "unreachable" || os.Getenv("PATAS_DOCKER_VENDOR") == "1" {
+	t.Logf("build containers: Go module proxy %s", proxy)
+	if proxy != "reachable" || os.Getenv("PATAS_DOCKER_VENDOR") != "0" {
 		dir, err := os.MkdirTemp("", "patas-docker-context-")
 		if err != nil {
 			return err.Error()
@@ -86,7 +89,7 @@ func build(t testing.TB, bin string) string {
 		}
 		context = dir
 		args = append(args, "--build-arg", "GOPROXY=off")
-		t.Logf("building with vendored modules (build containers reach no module proxy)")
+		t.Logf("building a copy of the sources with vendored modules")
 	}
 	for _, b := range []struct{ tag, target string }{{secretsImage, ""}, {standinImage, "standin"}} {
 		a := append([]string{"build", "-q", "-t", b.tag}, args...)
@@ -112,15 +115,25 @@ func vendoredContext(root, dir string) string {
 		return "listing the sources: " + err.Error()
 	}
 	for _, f := range strings.Split(strings.TrimSpace(string(files)), "\n") {
-		data, err := os.ReadFile(filepath.Join(root, f))
-		if err != nil {
+		src := filepath.Join(root, f)
+		st, err := os.Lstat(src)
+		if err != nil || !st.Mode().IsRegular() {
 			continue // deleted in the work tree
+		}
+		data, err := os.ReadFile(src)
+		if err != nil {
+			return err.Error()
 		}
 		dst := filepath.Join(dir, f)
 		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
 			return err.Error()
 		}
-		if err := os.WriteFile(dst, data, 0o644); err != nil {
+		// The source's mode, as cp in scripts/prepare.d/docker.sh keeps it: the build
+		// cache compares modes, so both copies must match for a cache hit.
+		if err := os.WriteFile(dst, data, st.Mode().Perm()); err != nil {
+			return err.Error()
+		}
+		if err := os.Chmod(dst, st.Mode().Perm()); err != nil {
 			return err.Error()
 		}
 	}

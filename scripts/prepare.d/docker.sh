@@ -17,11 +17,13 @@ if command -v docker >/dev/null 2>&1 && docker version --format '{{.Server.Versi
 
 	docker_context="."
 	docker_args=(--build-arg "GO_IMAGE=$PATAS_GO_IMAGE" --build-arg VERSION=test)
-	if [[ "$PATAS_DOCKER_PROXY" != reachable || "${PATAS_DOCKER_VENDOR:-}" == 1 ]]; then
-		# The same temporary context the tests make (deploy/docker_test.go): never vendored in the checkout.
+	if [[ "$PATAS_DOCKER_PROXY" != reachable || "${PATAS_DOCKER_VENDOR:-1}" != 0 ]]; then
+		# The same temporary context the tests make (deploy/docker_test.go): never vendored in
+		# the checkout. Vendoring reuses the host's modules; a download inside the build took
+		# minutes here. PATAS_DOCKER_VENDOR=0 builds the checkout (when the proxy is reachable).
 		docker_context="$(mktemp -d)"
 		git ls-files --cached --others --exclude-standard | while IFS= read -r f; do
-			[[ -f "$f" ]] && mkdir -p "$docker_context/$(dirname "$f")" && cp "$f" "$docker_context/$f"
+			if [[ -f "$f" && ! -L "$f" ]]; then mkdir -p "$docker_context/$(dirname "$f")" && cp "$f" "$docker_context/$f"; fi
 		done
 		(cd "$docker_context" && go mod vendor)
 		docker_args+=(--build-arg GOPROXY=off)
