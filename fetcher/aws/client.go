@@ -109,7 +109,7 @@ func New(ctx context.Context, o Options, log *zap.Logger) (*Client, error) {
 	}
 	sm := secretsmanager.NewFromConfig(cfg, func(so *secretsmanager.Options) { setEndpoint(&so.BaseEndpoint, o.Endpoint) })
 	ps := ssm.NewFromConfig(cfg, func(so *ssm.Options) { setEndpoint(&so.BaseEndpoint, o.Endpoint) })
-	return newClient(sm, ps, log), nil
+	return newClient(newSecretsFuncs(sm), newParametersFuncs(ps), log), nil
 }
 
 func newClient(sm secretsAPI, ps parametersAPI, log *zap.Logger) *Client {
