@@ -13,6 +13,7 @@ type fileSink struct {
 	path   string
 	opts   FileOptions
 	encode encoder
+	tidied bool // crash leftovers removed (leftovers.go)
 }
 
 var _ Sink = (*fileSink)(nil)
@@ -31,6 +32,10 @@ func (s *fileSink) Write(ctx context.Context, snap Snapshot) (bool, error) {
 	data, err := s.encode(snap)
 	if err != nil {
 		return false, err
+	}
+	if !s.tidied {
+		s.tidied = true
+		removeLeftovers(s.path)
 	}
 	return WriteAtomic(s.path, data, s.opts)
 }

@@ -41,8 +41,9 @@ import (
 // generation pattern. When the current generation already holds exactly the snapshot,
 // with the wanted mode and owner, and every name's symlink is in place, nothing is written.
 type dirSink struct {
-	dir  string
-	opts FileOptions
+	dir    string
+	opts   FileOptions
+	tidied bool // crash leftovers removed (leftovers.go)
 }
 
 var _ Sink = (*dirSink)(nil)
@@ -77,8 +78,14 @@ func (s *dirSink) Write(ctx context.Context, snap Snapshot) (bool, error) {
 	defer d.Close()
 	dfd := int(d.Fd())
 	if s.current(dfd, snap) {
+		if !s.tidied { // a crash's unfinished generation, when nothing else will prune it
+			s.tidied = true
+			live, _ := readlinkat(dfd, dataLink)
+			_ = s.prune(d, snap, live)
+		}
 		return false, nil
 	}
+	s.tidied = true // the write below prunes
 	gen, err := s.writeGeneration(dfd, snap)
 	if err != nil {
 		return false, err
