@@ -137,7 +137,7 @@ func (p *Proxy) Seen() int {
 	return p.seen
 }
 
-// Hit returns how many of them met a fault.
+// Hit returns how many of them met a fault (TCP: connections and chunks).
 func (p *Proxy) Hit() int {
 	p.mu.Lock()
 	defer p.mu.Unlock()

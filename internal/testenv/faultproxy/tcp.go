@@ -110,6 +110,11 @@ func (p *Proxy) pump(dst, src net.Conn, done <-chan struct{}) {
 // gate applies the current fault to one chunk: it waits out latency or a hang; it
 // returns false when the connection must end (a reset, the proxy stopping).
 func (p *Proxy) gate(done <-chan struct{}) bool {
+	if f, _ := p.current(); f.Kind == Reset || f.Kind == Latency || f.Kind == Hang {
+		p.mu.Lock()
+		p.hit++
+		p.mu.Unlock()
+	}
 	for {
 		f, changed := p.current()
 		switch f.Kind {
