@@ -85,7 +85,6 @@ func TestIntegrationKubernetes(t *testing.T) {
 		"kubernetes_host":      kube.URL,
 		"kubernetes_ca_cert":   selfSignedPEM(t, key),
 		"disable_local_ca_jwt": true,
-		"token_reviewer_jwt":   "reviewer-token",
 	})
 	f.write("auth/kubernetes/role/patas", map[string]any{
 		"bound_service_account_names":      []string{"patas"},
