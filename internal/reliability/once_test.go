@@ -111,8 +111,8 @@ listen: "off"
 				t.Errorf("once took %s, past its deadline (%s)", took, limit)
 			}
 			last := lastLine(out)
-			if !strings.HasPrefix(last, "patas-secrets: ") || !strings.Contains(last, tg.ref) || !containsAny(strings.ToLower(last), c.says) {
-				t.Errorf("last line %q: want patas-secrets: <error> naming %s and saying one of %q", last, tg.ref, c.says)
+			if !strings.HasPrefix(last, "patas-secrets: ") || !strings.Contains(last, "secrets[0] (API_KEY)") || !containsAny(strings.ToLower(last), c.says) {
+				t.Errorf("last line %q: want patas-secrets: <error> naming the entry and saying one of %q", last, c.says)
 			}
 			if got := readOutputs(t, paths...); got[paths[0]] != good[paths[0]] || got[paths[1]] != good[paths[1]] {
 				t.Errorf("outputs changed by a failed once:\ngot  %q\nwant %q", got, good)
