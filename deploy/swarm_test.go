@@ -32,10 +32,18 @@ func TestSwarm(t *testing.T) {
 	if state != "inactive" {
 		t.Skipf("this engine is already in swarm state %q; the test only runs on a swarm it creates", state)
 	}
+	// swarm init makes the docker_gwbridge network, and leave keeps it: remove it after
+	// leaving unless it was there before.
+	hadGWBridge := exec.Command(bin, "network", "inspect", "docker_gwbridge").Run() == nil
+	t.Cleanup(func() {
+		_ = exec.Command(bin, "swarm", "leave", "--force").Run()
+		if !hadGWBridge {
+			_ = exec.Command(bin, "network", "rm", "docker_gwbridge").Run()
+		}
+	})
 	if out, err := exec.Command(bin, "swarm", "init", "--advertise-addr", "127.0.0.1").CombinedOutput(); err != nil {
 		t.Skipf("swarm mode cannot run here: docker swarm init --advertise-addr 127.0.0.1: %v: %s (TestStackFile still validates the stack)", err, out)
 	}
-	t.Cleanup(func() { _ = exec.Command(bin, "swarm", "leave", "--force").Run() })
 
 	for name, value := range map[string]string{"db_password": swarmDBPassword, "api_keys": "swarm-key:production", "llm_api_key": "sk-swarm-test"} {
 		cmd := exec.Command(bin, "secret", "create", name, "-")
