@@ -71,7 +71,11 @@ func (s *dirSink) Write(ctx context.Context, snap Snapshot) (bool, error) {
 	if err := s.makeDir(); err != nil {
 		return false, err
 	}
-	d, err := os.OpenFile(s.dir, os.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	// O_NOFOLLOW: the directory itself may be a symlink planted by another container.
+	d, err := os.OpenFile(filepath.Clean(s.dir), os.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if fi, lerr := os.Lstat(filepath.Clean(s.dir)); err != nil && lerr == nil && fi.Mode()&os.ModeSymlink != 0 {
+		return false, fmt.Errorf("%s is a symlink; refusing to write through it", s.dir)
+	}
 	if err != nil {
 		return false, fmt.Errorf("opening %s: %w", s.dir, err)
 	}
