@@ -433,6 +433,18 @@ def main():
                 finally:
                     s.stop()
                 res["calls"][name][str(n)] = {"once": first, "refresh": later, "wall_ms": round(w * 1000, 1), "rss_kib": r}
+            if name == "vault" and args.consul_template:
+                # consul-template's requests for the same reads, through the same proxy
+                res["calls_consul_template"] = {}
+                for n in (1, 20, 100):
+                    tpl = os.path.join(tmp, f"calls-ct-{n}.ctmpl")
+                    with open(tpl, "w") as f:
+                        for i in range(n):
+                            f.write(f'V{i:04d}={{{{ with secret "secret/data/bench/n{i:04d}" }}}}{{{{ .Data.data.value }}}}{{{{ end }}}}\n')
+                    proxy.take()
+                    timed_run([args.consul_template, "-once", "-log-level=err", f"-vault-addr={proxy.url}",
+                               "-vault-renew-token=false", f"-template={tpl}:{tpl}.out"], env)
+                    res["calls_consul_template"][str(n)] = proxy.take()
             proxy.close()
     finally:
         servers.stop()
