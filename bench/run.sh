@@ -28,8 +28,15 @@ echo "bench: building" >&2
 bin="$work/patas-secrets"
 CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$bin" ./cmd/patas-secrets
 CGO_ENABLED=0 go build -trimpath -o "$work/patas-secrets-syms" ./cmd/patas-secrets
-static=false
-if ! readelf -lW "$bin" | grep -q 'INTERP'; then static=true; fi
+# Static: an ELF64 with no PT_INTERP program header (no dynamic loader asked for).
+static="$(python3 - "$bin" <<'PY'
+import struct, sys
+b = open(sys.argv[1], "rb").read()
+phoff, = struct.unpack_from("<Q", b, 0x20)
+phentsize, phnum = struct.unpack_from("<HH", b, 0x36)
+print(str(all(struct.unpack_from("<I", b, phoff + i * phentsize)[0] != 3 for i in range(phnum))).lower())
+PY
+)"
 
 # consul-template, for the side-by-side `-once`, from the module proxy into the cache.
 ct="$cache/consul-template-$ct_version/consul-template"
