@@ -247,7 +247,7 @@ class Sidecar:
     def __init__(self, binary, config, env, out):
         self.p = subprocess.Popen([binary, "run", "--config", config, "--log-level", "error"], env=env,
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wait_file(out, "V0000=", timeout=30)
+        wait_file(out, "V0000=", timeout=120)
 
     def settle_and_measure(self, settle, window):
         time.sleep(settle)
@@ -324,8 +324,10 @@ def main():
             "aws": {"type": "aws", "region": "us-east-1", "endpoint": moto.url},
         }
 
-        # once: wall time and peak RSS
+        # once: wall time and peak RSS; `version` is the start-up alone
         res["once"] = {}
+        log(f"version x{args.runs}")
+        res["once"]["version"] = median_runs([args.bin, "version"], env, args.runs)
         for name, b in backends.items():
             for n in (6, 100):
                 cfg = write_config(os.path.join(tmp, f"once-{name}-{n}.yaml"), b, n, os.path.join(tmp, f"out-{name}-{n}.env"))

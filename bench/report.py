@@ -87,6 +87,9 @@ w("|---|---|---|")
 for name in ("file", "vault", "aws"):
     a, z = once[f"{name}-6"], once[f"{name}-100"]
     w(f"| {name} | {a['wall_ms']} ms (min {a['wall_ms_min']}), {mib(a['rss_kib'])} | {z['wall_ms']} ms (min {z['wall_ms_min']}), {mib(z['rss_kib'])} |")
+if "version" in once:
+    a = once["version"]
+    w(f"| `patas-secrets version` (start-up and exit only) | {a['wall_ms']} ms (min {a['wall_ms_min']}), {mib(a['rss_kib'])} | |")
 if ct:
     a, z = ct["vault-6"], ct["vault-100"]
     w(f"| consul-template -once, vault | {a['wall_ms']} ms (min {a['wall_ms_min']}), {mib(a['rss_kib'])} | {z['wall_ms']} ms (min {z['wall_ms_min']}), {mib(z['rss_kib'])} |")
