@@ -7,7 +7,7 @@
 # reachable engine it does nothing: those tests then fail under CI=true and skip elsewhere.
 
 patas_prepare_docker() {
-	local proxy_cache context start
+	local proxy_cache context start log
 	local -a args
 	PATAS_GO_IMAGE="$(deploy/test/builder-image.sh)" || return 1
 	export PATAS_GO_IMAGE
@@ -32,9 +32,13 @@ patas_prepare_docker() {
 		args+=(--build-arg GOPROXY=off)
 	fi
 	start=$SECONDS
-	DOCKER_BUILDKIT=0 docker build -q -t patas-secrets:local "${args[@]}" "$context" >/dev/null &&
-		DOCKER_BUILDKIT=0 docker build -q -t patas-standin:local --target standin "${args[@]}" "$context" >/dev/null
+	log="$(mktemp)"
+	# The classic builder (DOCKER_BUILDKIT=0): BuildKit would want a frontend image or buildx.
+	DOCKER_BUILDKIT=0 docker build -q -t patas-secrets:local "${args[@]}" "$context" >/dev/null 2>"$log" &&
+		DOCKER_BUILDKIT=0 docker build -q -t patas-standin:local --target standin "${args[@]}" "$context" >/dev/null 2>>"$log"
 	local rc=$?
+	((rc == 0)) || cat "$log" >&2
+	rm -f "$log"
 	[[ "$context" == . ]] || rm -rf "$context"
 	if ((SECONDS - start > 20)); then
 		echo "prepare: built patas-secrets:local and patas-standin:local in $((SECONDS - start))s (proxy $PATAS_DOCKER_PROXY)" >&2
