@@ -21,8 +21,10 @@ func parseDotenv(data []byte) map[string]fetcher.Value {
 	for len(s) > 0 {
 		var line string
 		line, s = cutLine(s)
-		t := strings.TrimSpace(line)
-		if t == "" || strings.HasPrefix(t, "#") {
+		// Only the left: trailing white space may belong to a quoted value that goes on
+		// to the next line.
+		t := strings.TrimLeft(line, " \t")
+		if strings.TrimSpace(t) == "" || strings.HasPrefix(t, "#") {
 			continue
 		}
 		t = strings.TrimPrefix(t, "export ")
