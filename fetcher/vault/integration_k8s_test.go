@@ -61,13 +61,7 @@ func tokenReviewServer(t *testing.T, validJWT string, reviews *atomic.Int32) *ht
 
 func TestIntegrationKubernetes(t *testing.T) {
 	f := newFixture(t)
-	f.v.CLI(t, "kv", "put", "secret/patas", "api_keys="+canaryKey)
-	f.write("sys/policy/patas-read", map[string]any{"policy": `path "secret/data/patas" { capabilities = ["read"] }`})
-
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
+	key := f.seedPatas()
 	now := time.Now()
 	saJWT := signRS256(t, key, map[string]any{
 		"iss":                                    "kubernetes/serviceaccount",

@@ -331,14 +331,22 @@ func TestIntegrationTokenRenewalAndRelogin(t *testing.T) {
 	}
 }
 
-func TestIntegrationJWT(t *testing.T) {
-	f := newFixture(t)
-	f.v.CLI(t, "kv", "put", "secret/patas", "api_keys="+canaryKey)
+// seedPatas writes secret/patas and a policy patas-read that may read it, and returns an
+// RSA key for signing test JWTs.
+func (f *fixture) seedPatas() *rsa.PrivateKey {
+	f.t.Helper()
+	f.v.CLI(f.t, "kv", "put", "secret/patas", "api_keys="+canaryKey)
 	f.write("sys/policy/patas-read", map[string]any{"policy": `path "secret/data/patas" { capabilities = ["read"] }`})
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
-		t.Fatal(err)
+		f.t.Fatal(err)
 	}
+	return key
+}
+
+func TestIntegrationJWT(t *testing.T) {
+	f := newFixture(t)
+	key := f.seedPatas()
 	pub, _ := x509.MarshalPKIXPublicKey(&key.PublicKey)
 	f.v.CLI(t, "auth", "enable", "jwt")
 	f.write("auth/jwt/config", map[string]any{
