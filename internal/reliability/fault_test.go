@@ -25,9 +25,13 @@ const (
 // faultsFor lists the faults a target's proxy can inject. Latency below FetchTimeout is
 // survivable and tested first, on its own. CI runs one fault of each kind; PATAS_FAULTS=all
 // adds the ones that take the same path (a 500 like a 503, latency above FetchTimeout like
-// a hang).
+// a hang; for AWS, reset and truncate).
 func faultsFor(tg target) []faultproxy.Fault {
-	all := os.Getenv("PATAS_FAULTS") == "all"
+	all := allFaults()
+	if tg.name == "aws" && !all {
+		// Reset and truncate take the SDK's generic network path, run for Vault too.
+		return []faultproxy.Fault{{Kind: faultproxy.Hang}, {Kind: faultproxy.Status, Code: 503}, {Kind: faultproxy.Throttle, RetryAfter: time.Second}}
+	}
 	fs := []faultproxy.Fault{{Kind: faultproxy.Hang}, {Kind: faultproxy.Reset}}
 	if all {
 		fs = append(fs, faultproxy.Fault{Kind: faultproxy.Latency, Delay: 3 * faultFetchTimeout})
@@ -44,6 +48,9 @@ func faultsFor(tg target) []faultproxy.Fault {
 	}
 	return fs
 }
+
+// allFaults reports whether PATAS_FAULTS=all asks for the long form.
+func allFaults() bool { return os.Getenv("PATAS_FAULTS") == "all" }
 
 func TestFaultsVault(t *testing.T) { t.Parallel(); faultScenario(t, vaultTarget) }
 func TestFaultsAWS(t *testing.T)   { t.Parallel(); faultScenario(t, awsTarget) } // the only moto user here
@@ -101,7 +108,7 @@ refresh: {interval: `+faultInterval.String()+`, jitter: "10%", max_staleness: `+
 		tg.rotate(t, value)
 
 		stale := f.Kind == faultproxy.Hang // long enough to see readiness turn
-		waitUntil(t, 30*time.Second, fmt.Sprintf("%s: two failed refreshes", f), func() bool {
+		waitUntil(t, 30*time.Second, fmt.Sprintf("%s: two failed refreshes and a faulted request (proxy hit %d before)", f, hitBefore), func() bool {
 			if got := readOutputs(t, paths...); fmt.Sprint(got) != fmt.Sprint(good) {
 				t.Fatalf("%s: outputs changed during the fault:\ngot  %q\nwant %q", f, got, good)
 			}
@@ -115,6 +122,13 @@ refresh: {interval: `+faultInterval.String()+`, jitter: "10%", max_staleness: `+
 			// Two failures, and the proxy did fault traffic (a failure under load alone
 			// would prove nothing).
 			return len(l.failures()) >= before+2 && tg.proxy.Hit() > hitBefore
+		}, func() string {
+			ready, _ := r.eng.Ready()
+			last := ""
+			if fs := l.failures(); len(fs) > 0 {
+				last = fmt.Sprint(fs[len(fs)-1].ContextMap()["error"])
+			}
+			return fmt.Sprintf("failures %d (from %d), proxy seen %d hit %d, ready %v, last error %q", len(l.failures()), before, tg.proxy.Seen(), tg.proxy.Hit(), ready, last)
 		})
 		faulted := time.Now()
 		tg.proxy.Clear()

@@ -119,12 +119,16 @@ func noCanary(t *testing.T, texts map[string]string) {
 
 // waitUntil polls cond every 20ms until it holds, or fails t after limit. A condition, not
 // a speed test: limits are generous.
-func waitUntil(t *testing.T, limit time.Duration, what string, cond func() bool) {
+func waitUntil(t *testing.T, limit time.Duration, what string, cond func() bool, state ...func() string) {
 	t.Helper()
 	deadline := time.Now().Add(limit)
 	for !cond() {
 		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", limit, what)
+			var s string
+			for _, f := range state {
+				s += "; " + f()
+			}
+			t.Fatalf("timed out after %s waiting for %s%s", limit, what, s)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

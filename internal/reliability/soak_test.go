@@ -21,11 +21,11 @@ import (
 // TestSoak runs `run` with the secret rotating every 100 ms while a reader checks, as
 // fast as it can, that every version it sees of every output is complete and never older
 // than one it saw before. It reports the sidecar's RSS and goroutines before and after;
-// goroutines must not grow. PATAS_SOAK=5m sets the length (default 15s), and at the end a
+// goroutines must not grow. PATAS_SOAK=5m sets the length (default 10s), and at the end a
 // SIGQUIT's goroutine dump, like every log line and /metrics, must not hold the value.
 func TestSoak(t *testing.T) {
 	t.Parallel()
-	length := 15 * time.Second
+	length := 10 * time.Second
 	if s := os.Getenv("PATAS_SOAK"); s != "" {
 		d, err := time.ParseDuration(s)
 		if err != nil {

@@ -110,13 +110,19 @@ func (p *Proxy) pump(dst, src net.Conn, done <-chan struct{}) {
 // gate applies the current fault to one chunk: it waits out latency or a hang; it
 // returns false when the connection must end (a reset, the proxy stopping).
 func (p *Proxy) gate(done <-chan struct{}) bool {
-	if f, _ := p.current(); f.Kind == Reset || f.Kind == Latency || f.Kind == Hang {
-		p.mu.Lock()
-		p.hit++
-		p.mu.Unlock()
-	}
+	var counted *Fault // the fault this chunk was last counted under
 	for {
 		f, changed := p.current()
+		if f.Kind == Reset || f.Kind == Latency || f.Kind == Hang {
+			// Count the chunk once per fault it meets: one held by latency may meet
+			// the hang that follows.
+			if counted == nil || *counted != f {
+				counted = &f
+				p.mu.Lock()
+				p.hit++
+				p.mu.Unlock()
+			}
+		}
 		switch f.Kind {
 		case Reset:
 			return false
