@@ -129,7 +129,7 @@ func (s *dirSink) makeDir() error {
 	if err := os.MkdirAll(s.dir, s.dirMode()); err != nil {
 		return fmt.Errorf("creating %s: %w", s.dir, err)
 	}
-	d, err := os.Open(s.dir)
+	d, err := os.OpenFile(filepath.Clean(s.dir), os.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0) // not a symlink swapped in since
 	if err != nil {
 		return fmt.Errorf("opening %s: %w", s.dir, err)
 	}
