@@ -48,13 +48,12 @@ func (e *Engine) refreshOnce(ctx context.Context, why Reason) error {
 		// A missing output directory is created (owner and group only); an existing one is
 		// left as the operator made it.
 		if err := os.MkdirAll(filepath.Dir(filepath.Clean(s.Path())), 0o750); err != nil {
+			e.countOutputError(s.Path())
 			return fmt.Errorf("output %s: %w", s.Path(), err)
 		}
 		c, err := s.Write(ctx, snap)
 		if err != nil {
-			if e.Metrics != nil {
-				e.Metrics.OutputErrors.WithLabelValues(s.Path()).Inc()
-			}
+			e.countOutputError(s.Path())
 			return fmt.Errorf("output %s: %w", s.Path(), err)
 		}
 		if c {
@@ -83,4 +82,10 @@ func (e *Engine) refreshOnce(ctx context.Context, why Reason) error {
 	e.log.Debug("refresh done", zap.String("reason", string(why)), zap.Int("outputs_changed", changed),
 		zap.Int("variables", len(snap.Vars)), zap.Duration("took", time.Since(start)))
 	return nil
+}
+
+func (e *Engine) countOutputError(path string) {
+	if e.Metrics != nil {
+		e.Metrics.OutputErrors.WithLabelValues(path).Inc()
+	}
 }

@@ -90,12 +90,12 @@ refresh: {interval: `+faultInterval.String()+`, jitter: "10%", max_staleness: `+
 			return true
 		}
 	}
-	waitUntil(t, 30*time.Second, "the first outputs", landed("v0-"+canary))
+	waitUntil(t, 90*time.Second, "the first outputs", landed("v0-"+canary))
 
 	// Latency below FetchTimeout slows a refresh down but does not fail it.
 	tg.proxy.Set(faultproxy.Fault{Kind: faultproxy.Latency, Delay: faultFetchTimeout / 5})
 	tg.rotate(t, "slow-"+canary)
-	waitUntil(t, 30*time.Second, "a value read through latency below FetchTimeout", landed("slow-"+canary))
+	waitUntil(t, 90*time.Second, "a value read through latency below FetchTimeout", landed("slow-"+canary))
 	tg.proxy.Clear()
 
 	for i, f := range faultsFor(tg) {
@@ -108,7 +108,7 @@ refresh: {interval: `+faultInterval.String()+`, jitter: "10%", max_staleness: `+
 		tg.rotate(t, value)
 
 		stale := f.Kind == faultproxy.Hang // long enough to see readiness turn
-		waitUntil(t, 30*time.Second, fmt.Sprintf("%s: two failed refreshes and a faulted request (proxy hit %d before)", f, hitBefore), func() bool {
+		waitUntil(t, 90*time.Second, fmt.Sprintf("%s: two failed refreshes and a faulted request (proxy hit %d before)", f, hitBefore), func() bool {
 			if got := readOutputs(t, paths...); fmt.Sprint(got) != fmt.Sprint(good) {
 				t.Fatalf("%s: outputs changed during the fault:\ngot  %q\nwant %q", f, got, good)
 			}
@@ -132,7 +132,7 @@ refresh: {interval: `+faultInterval.String()+`, jitter: "10%", max_staleness: `+
 		})
 		faulted := time.Now()
 		tg.proxy.Clear()
-		waitUntil(t, 30*time.Second, fmt.Sprintf("recovery after %s", f), landed(value))
+		waitUntil(t, 90*time.Second, fmt.Sprintf("recovery after %s", f), landed(value))
 		waitUntil(t, 10*time.Second, fmt.Sprintf("ready after %s", f), func() bool { ok, _ := r.eng.Ready(); return ok })
 		t.Logf("%s: %d failed refreshes in %s, recovered in %s", f, len(l.failures())-before,
 			faulted.Sub(lastOK).Round(100*time.Millisecond), time.Since(faulted).Round(100*time.Millisecond))
