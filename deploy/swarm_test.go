@@ -37,8 +37,12 @@ func TestSwarm(t *testing.T) {
 	hadGWBridge := exec.Command(bin, "network", "inspect", "docker_gwbridge").Run() == nil
 	t.Cleanup(func() {
 		_ = exec.Command(bin, "swarm", "leave", "--force").Run()
-		if !hadGWBridge {
-			_ = exec.Command(bin, "network", "rm", "docker_gwbridge").Run()
+		// The network can stay busy for a moment after leaving.
+		for i := 0; !hadGWBridge && i < 20; i++ {
+			if exec.Command(bin, "network", "rm", "docker_gwbridge").Run() == nil {
+				break
+			}
+			time.Sleep(500 * time.Millisecond)
 		}
 	})
 	if out, err := exec.Command(bin, "swarm", "init", "--advertise-addr", "127.0.0.1").CombinedOutput(); err != nil {
