@@ -106,12 +106,5 @@ func (b *GCPBackend) refProblem(r fetcher.Ref) string {
 // loopback reports whether endpoint (host:port) names this machine.
 func loopback(endpoint string) bool {
 	host, _, err := net.SplitHostPort(endpoint)
-	if err != nil {
-		return false
-	}
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
+	return err == nil && isLoopbackHost(host)
 }
