@@ -33,6 +33,7 @@ func execFlags(fs *pflag.FlagSet) {
 	fs.Int("max-restarts", supervisor.DefaultMaxRestarts, "at most this many restarts (or signals) per --restart-window")
 	fs.Duration("restart-window", supervisor.DefaultRestartWindow, "the window of --max-restarts")
 	fs.Duration("restart-backoff", supervisor.DefaultRestartBackoff, "first spacing between restarts in a window; doubles each time")
+	fs.StringSlice("allow-env", nil, "a variable the env file may set although it is a loader, interpreter or shell one (LD_*, PATH, PYTHON*…); repeatable")
 	fs.Bool("subreaper", false, "adopt and reap orphaned descendants, as PID 1 does (automatic when PID 1)")
 }
 
@@ -65,6 +66,7 @@ func runExec(ctx context.Context, env *cmdEnv) error {
 	cfg.RestartWindow, _ = fs.GetDuration("restart-window")
 	cfg.RestartBackoff, _ = fs.GetDuration("restart-backoff")
 	subreaper, _ := fs.GetBool("subreaper")
+	cfg.AllowEnv, _ = fs.GetStringSlice("allow-env")
 
 	switch {
 	case envFile == "":

@@ -227,3 +227,51 @@ func TestInstallCopiesAnExecutable(t *testing.T) {
 		t.Error("install into a missing directory succeeded")
 	}
 }
+
+// TestExecRefusesDeniedVariables: the env file lives on a shared volume; one that sets
+// LD_PRELOAD (or PATH, PYTHONSTARTUP…) does not start the command, and the error names the
+// variable, never the value, unless --allow-env names it.
+func TestExecRefusesDeniedVariables(t *testing.T) {
+	const canary = "/tmp/evil-canary-7f3a.so"
+	dir, env := execFixture(t, "API_KEYS=k1\nLD_PRELOAD="+canary+"\n")
+	marker := filepath.Join(dir, "ran")
+	r := runBin(t, nil, "exec", "--env-file", env, "--", "sh", "-c", `touch "$0"`, marker)
+	if r.code == 0 || !strings.Contains(r.stderr, "LD_PRELOAD") || !strings.Contains(r.stderr, "--allow-env LD_PRELOAD") {
+		t.Errorf("got exit %d, stderr %s; want a failure naming LD_PRELOAD", r.code, r.stderr)
+	}
+	if strings.Contains(r.stderr, canary) {
+		t.Errorf("stderr holds the value: %s", r.stderr)
+	}
+	if _, err := os.Stat(marker); err == nil {
+		t.Error("the command ran with LD_PRELOAD from the env file")
+	}
+	r = runBin(t, nil, "exec", "--env-file", env, "--allow-env", "LD_PRELOAD", "--", "sh", "-c", `test "$LD_PRELOAD" = "$0"`, canary)
+	if r.code != 0 {
+		t.Errorf("with --allow-env LD_PRELOAD: got exit %d (%s)", r.code, r.stderr)
+	}
+}
+
+// TestOnceRefusesDeniedKeys drives the denylist through the real file backend and the
+// binary: a JSON secret whose keys name LD_PRELOAD and PATH fails once, naming key and
+// entry, and writes nothing.
+func TestOnceRefusesDeniedKeys(t *testing.T) {
+	const canary = "/evil-canary-91c2"
+	dir := project(t, `
+backends: {files: {type: file, dir: secrets}}
+secrets:
+  - ref: files:app.json
+    expand: true
+outputs: [{format: dotenv, path: out/secrets.env}]
+`, map[string]string{"app.json": `{"api_keys":"k1","LD_PRELOAD":"` + canary + `","path":"` + canary + `"}`})
+	r := runBin(t, nil, "once", "--config", filepath.Join(dir, "patas.yaml"))
+	if r.code != exitFailed || !strings.Contains(r.stderr, `secrets[0] (files:app.json): key "LD_PRELOAD" would set LD_PRELOAD`) ||
+		!strings.Contains(r.stderr, `key "path" would set PATH`) {
+		t.Errorf("got exit %d, stderr %s", r.code, r.stderr)
+	}
+	if strings.Contains(r.stderr, canary) {
+		t.Errorf("stderr holds the value: %s", r.stderr)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "out", "secrets.env")); err == nil {
+		t.Error("an output was written")
+	}
+}

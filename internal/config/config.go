@@ -37,6 +37,12 @@ type Secret struct {
 	// Overlap keeps the previous comma-separated items of a rotated list (API_KEYS) beside
 	// the current ones for this long after a rotation.
 	Overlap Duration `yaml:"overlap"`
+	// Keys, on an expand entry, lists the keys of the secret to take; any other key is
+	// ignored. A listed key that is missing is an error (unless optional).
+	Keys []string `yaml:"keys"`
+	// ExpandAllow, on an expand entry, lists variables the denylist of internal/envpolicy
+	// (LD_*, PATH, PYTHON*…) would refuse but this entry may set all the same.
+	ExpandAllow []string `yaml:"expand_allow"`
 }
 
 // refs returns the references the entry reads (its ref, or its template's secret calls).

@@ -209,3 +209,18 @@ func TestParseDuration(t *testing.T) {
 		}
 	}
 }
+
+func TestExpandListsValidation(t *testing.T) {
+	base := "backends: {f: {type: file, dir: /x}}\noutputs: [{format: dotenv, path: /o/a.env}]\nsecrets:\n"
+	for _, tt := range []struct{ secrets, want string }{
+		{"  - {env: A, ref: 'f:a', keys: [k]}\n", "secrets[0].keys: keys applies only with expand: true"},
+		{"  - {env: A, ref: 'f:a', expand_allow: [PATH]}\n", "secrets[0].expand_allow: expand_allow applies only with expand: true"},
+		{"  - {ref: 'f:a', expand: true, expand_allow: ['1x']}\n", `secrets[0].expand_allow[0]: "1x" is not a valid variable name`},
+		{"  - {ref: 'f:a', expand: true, keys: ['']}\n", "secrets[0].keys[0]: empty key"},
+	} {
+		_, err := Parse([]byte(base+tt.secrets), "/")
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s: got %v, want %q", tt.secrets, err, tt.want)
+		}
+	}
+}

@@ -116,6 +116,7 @@ func (c *Config) validateSecrets(p *Problems) map[string]bool {
 		if s.Prefix != "" && !sinks.ValidName(s.Prefix) {
 			p.Add(path+".prefix", "%q cannot start a variable name", s.Prefix)
 		}
+		c.validateExpandLists(p, path, s)
 		if s.Overlap < 0 {
 			p.Add(path+".overlap", "must not be negative")
 		}
@@ -246,6 +247,26 @@ func (c *Config) validateInlineValues(p *Problems) {
 		}
 		if t.HasInlinePassword() {
 			p.Add(fmt.Sprintf("secrets[%d].template", i), "holds a literal password in a URL; take it from a backend with {{ secret \"backend:path\" }} (or set hygiene.allow_inline_values)")
+		}
+	}
+}
+
+// validateExpandLists checks keys and expand_allow, which only an expand entry takes.
+func (c *Config) validateExpandLists(p *Problems, path string, s Secret) {
+	if len(s.Keys) > 0 && !s.Expand {
+		p.Add(path+".keys", "keys applies only with expand: true (use ref: backend:path#key for one key)")
+	}
+	if len(s.ExpandAllow) > 0 && !s.Expand {
+		p.Add(path+".expand_allow", "expand_allow applies only with expand: true")
+	}
+	for j, k := range s.Keys {
+		if k == "" {
+			p.Add(fmt.Sprintf("%s.keys[%d]", path, j), "empty key")
+		}
+	}
+	for j, name := range s.ExpandAllow {
+		if !sinks.ValidName(name) {
+			p.Add(fmt.Sprintf("%s.expand_allow[%d]", path, j), "%q is not a valid variable name ([A-Za-z_][A-Za-z0-9_]*)", name)
 		}
 	}
 }

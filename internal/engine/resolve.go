@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
 
 	"github.com/patas/patas-secrets/fetcher"
+	"github.com/patas/patas-secrets/internal/envpolicy"
 	"github.com/patas/patas-secrets/sinks"
 )
 
@@ -85,10 +87,21 @@ func (e *Engine) Resolve(ctx context.Context) (sinks.Snapshot, error) {
 				errs = append(errs, fmt.Errorf("%s: %s: %w", en.name(), en.ref, fetcher.ErrNoFields))
 				continue
 			}
-			for _, k := range res.Secret.Keys() {
+			keys, missing := expandKeys(en.cfg.Keys, res.Secret.Keys())
+			for _, k := range missing {
+				if !en.cfg.Optional {
+					errs = append(errs, fmt.Errorf("%s: key %q listed in keys is not in %s", en.name(), k, en.ref))
+				}
+			}
+			for _, k := range keys {
 				name := en.cfg.Prefix + envName(k)
 				if !sinks.ValidName(name) {
 					errs = append(errs, fmt.Errorf("%s: key %q does not make a valid variable name (%s)", en.name(), k, name))
+					continue
+				}
+				if !envpolicy.Allowed(name, en.cfg.ExpandAllow) {
+					errs = append(errs, fmt.Errorf("%s: key %q would set %s, %s; remove the key from the secret, list the wanted keys in keys, or name %s in expand_allow",
+						en.name(), k, name, envpolicy.Describe, name))
 					continue
 				}
 				v := res.Secret.Data[k]
@@ -180,6 +193,22 @@ func (e *Engine) applyFallbacks(pending []entry, vars *[]sinks.Var, set func(ent
 		pending = next
 	}
 	return nil
+}
+
+// expandKeys returns the keys of a secret an expand entry takes: all of them, or those of
+// want (the entry's keys allowlist) that are present, plus the listed ones that are not.
+func expandKeys(want, have []string) (keys, missing []string) {
+	if len(want) == 0 {
+		return have, nil
+	}
+	for _, k := range want {
+		if slices.Contains(have, k) {
+			keys = append(keys, k)
+		} else {
+			missing = append(missing, k)
+		}
+	}
+	return keys, missing
 }
 
 // envName turns a JSON key into an environment variable name: database_url and

@@ -36,7 +36,7 @@ func TestEnvFileRoundTrip(t *testing.T) {
 				if _, err := s.Write(context.Background(), snap); err != nil {
 					t.Fatal(err)
 				}
-				env, err := readEnv(path)
+				env, err := readEnv(path, nil)
 				if err != nil {
 					t.Errorf("value %d (%q): %v", i, v, err)
 					continue

@@ -124,7 +124,7 @@ func (s *sup) check(act *timer) {
 	if s.stopping {
 		return
 	}
-	env, err := readEnv(s.path)
+	env, err := readEnv(s.path, s.cfg.AllowEnv)
 	if err != nil {
 		s.log.Warn("cannot read the env file; the command keeps its current variables", zap.Error(err))
 		return

@@ -19,6 +19,8 @@ import (
 
 	"github.com/fsnotify/fsnotify"
 	"go.uber.org/zap"
+
+	"github.com/patas/patas-secrets/internal/envpolicy"
 )
 
 // Config says what to run and how to react to changes. Zero durations take the defaults.
@@ -48,6 +50,9 @@ type Config struct {
 	// Signals are forwarded to the command. SIGTERM, SIGINT and SIGQUIT also end
 	// supervision: no restart after them, and Run returns when the command exits.
 	Signals <-chan os.Signal
+	// AllowEnv names variables of the envpolicy denylist (LD_*, PATH…) the env file may
+	// set all the same; any other denied name makes the file unusable.
+	AllowEnv []string
 
 	Stdin, Stdout, Stderr *os.File // default: this process's
 	Log                   *zap.Logger
@@ -114,7 +119,7 @@ func (e *envState) names() []string {
 	return out
 }
 
-func readEnv(path string) (*envState, error) {
+func readEnv(path string, allow []string) (*envState, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
@@ -123,7 +128,35 @@ func readEnv(path string) (*envState, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading %s: %w", path, err)
 	}
+	if err := checkPolicy(vars, allow); err != nil {
+		return nil, fmt.Errorf("reading %s: %w", path, err)
+	}
 	return &envState{vars: vars, hash: sha256.Sum256(data)}, nil
+}
+
+// ReadEnvFile returns the NAME=value pairs of the env file at path as exec would hand them
+// to the command, refusing a variable of the envpolicy denylist not named in allow.
+func ReadEnvFile(path string, allow []string) ([]string, error) {
+	env, err := readEnv(path, allow)
+	if err != nil {
+		return nil, err
+	}
+	return env.vars, nil
+}
+
+// ErrDenied marks an env file that sets a variable of the envpolicy denylist.
+var ErrDenied = errors.New("variable refused")
+
+// checkPolicy refuses the file when it sets a variable the command must never take from
+// the shared volume (LD_PRELOAD, PATH, PYTHONSTARTUP…), so none of its variables is merged.
+func checkPolicy(vars []string, allow []string) error {
+	for _, kv := range vars {
+		name, _, _ := strings.Cut(kv, "=")
+		if !envpolicy.Allowed(name, allow) {
+			return fmt.Errorf("%w: %s is %s (allow it with --allow-env %s)", ErrDenied, name, envpolicy.Describe, name)
+		}
+	}
+	return nil
 }
 
 // Run supervises the command until it exits and returns its exit status (128+signal when
@@ -193,9 +226,13 @@ func (s *sup) waitForFile(ctx context.Context) (*envState, int, error) {
 	waiting := false
 	events, errs := s.watch.Events, s.watch.Errors
 	for {
-		env, err := readEnv(s.path)
+		env, err := readEnv(s.path, s.cfg.AllowEnv)
 		if err == nil {
 			return env, 0, nil
+		}
+		if errors.Is(err, ErrDenied) {
+			// Not a file still being written: the command must not start with it.
+			return nil, 1, err
 		}
 		lastErr = err
 		if !waiting {
