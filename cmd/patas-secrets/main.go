@@ -126,6 +126,10 @@ func dispatch(args []string, stdout, stderr io.Writer) error {
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
+	if cmd.name != "exec" { // exec's shutdown is the command's: it forwards the signal and waits
+		stopHard := hardStop(ctx, stderr)
+		defer stopHard()
+	}
 	return cmd.run(ctx, &cmdEnv{configPath: *configPath, log: log, stdout: stdout, stderr: stderr, flags: fs, args: fs.Args()})
 }
 

@@ -10,15 +10,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"strings"
 
 	"go.uber.org/zap"
 
 	"github.com/patas/patas-secrets/fetcher"
+	"github.com/patas/patas-secrets/internal/saferead"
 )
 
 // maxSize bounds a secret file: Kubernetes allows 1 MiB per Secret, Swarm 500 KB.
@@ -70,7 +69,7 @@ func (b *Backend) Fetch(ctx context.Context, ref fetcher.Ref) (fetcher.Secret, e
 	if err != nil {
 		return fetcher.Secret{}, fmt.Errorf("%s: %w", ref, err)
 	}
-	data, err := readFile(p)
+	data, err := readFile(ctx, p)
 	if err != nil {
 		return fetcher.Secret{}, fmt.Errorf("%s: %w", ref, err)
 	}
@@ -92,33 +91,19 @@ func (b *Backend) path(name string) (string, error) {
 	return filepath.Join(b.dir, name), nil
 }
 
-func readFile(p string) ([]byte, error) {
-	f, err := os.Open(p)
-	if errors.Is(err, fs.ErrNotExist) {
+// readFile reads a secret file: a regular file only (a FIFO or a device at a ref is
+// refused before it is opened), within ctx.
+func readFile(ctx context.Context, p string) ([]byte, error) {
+	data, err := saferead.File(ctx, p, maxSize)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
 		return nil, fmt.Errorf("no file %s: %w", p, fetcher.ErrNotFound)
-	}
-	if errors.Is(err, fs.ErrPermission) {
+	case errors.Is(err, fs.ErrPermission):
 		return nil, fmt.Errorf("reading %s: %w", p, fetcher.ErrPermission)
+	case errors.Is(err, saferead.ErrNotRegular):
+		return nil, fmt.Errorf("%w; a secret must be a regular file (or a symlink to one)", err)
 	}
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if fi.IsDir() {
-		return nil, fmt.Errorf("%s is a directory, not a secret file", p)
-	}
-	data, err := io.ReadAll(io.LimitReader(f, maxSize+1))
-	if err != nil {
-		return nil, fmt.Errorf("reading %s: %w", p, err)
-	}
-	if len(data) > maxSize {
-		return nil, fmt.Errorf("%s is larger than %d bytes", p, maxSize)
-	}
-	return data, nil
+	return data, err
 }
 
 func trimNewline(b []byte) []byte {

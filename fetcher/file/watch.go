@@ -50,13 +50,13 @@ func (b *Backend) Watch(ctx context.Context, refs []fetcher.Ref, changed func())
 		}
 	}
 	addWatches()
-	last := hashAll(files)
+	last := hashAll(ctx, files)
 	if b.watching != nil {
 		b.watching()
 	}
 
 	check := func() {
-		if now := hashAll(files); now != last {
+		if now := hashAll(ctx, files); now != last {
 			last = now
 			b.log.Debug("source files changed", zap.String("dir", b.dir))
 			changed()
@@ -94,8 +94,12 @@ func (b *Backend) Watch(ctx context.Context, refs []fetcher.Ref, changed func())
 	}
 }
 
-// hashAll summarises the content (or absence) of every file in one hash.
-func hashAll(files map[string]bool) [32]byte {
+// hashReadTimeout bounds each read of the watcher's hashing (a hung mount).
+const hashReadTimeout = 10 * time.Second
+
+// hashAll summarises the content (or absence) of every file in one hash. It reads as
+// Fetch does: never a FIFO or a device, never past the deadline.
+func hashAll(ctx context.Context, files map[string]bool) [32]byte {
 	paths := make([]string, 0, len(files))
 	for p := range files {
 		paths = append(paths, p)
@@ -103,7 +107,9 @@ func hashAll(files map[string]bool) [32]byte {
 	slices.Sort(paths)
 	h := sha256.New()
 	for _, p := range paths {
-		data, err := readFile(p)
+		rctx, cancel := context.WithTimeout(ctx, hashReadTimeout)
+		data, err := readFile(rctx, p)
+		cancel()
 		fmt.Fprintf(h, "%s\x00%d\x00", p, len(data))
 		if err != nil {
 			fmt.Fprintf(h, "error:%v\x00", err)

@@ -4,12 +4,14 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"go.uber.org/goleak"
 	"go.uber.org/zap"
+	"golang.org/x/sys/unix"
 
 	"github.com/patas/patas-secrets/fetcher"
 )
@@ -167,4 +169,45 @@ func TestWatchDeletionIsAChange(t *testing.T) {
 		t.Fatal(err)
 	}
 	wc.wait(t, "deletion")
+}
+
+// TestWatchFIFOIsRefused: a named pipe at a watched ref must not block the watcher's
+// hashing (open() on a FIFO without a writer never returns); replacing it with a regular
+// file is a change. Fetch refuses it too, naming it.
+func TestWatchFIFOIsRefused(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "db_password")
+	if err := unix.Mkfifo(p, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := New(dir, zap.NewNop())
+	if _, err := fetch(t, b, "f:db_password"); err == nil || !strings.Contains(err.Error(), "is a named pipe (FIFO)") {
+		t.Errorf("Fetch of a FIFO: got %v, want a refusal naming it", err)
+	}
+	ref, _ := fetcher.ParseRef("f:db_password")
+	ready := make(chan struct{})
+	b.watching = func() { close(ready) }
+	changed := make(chan struct{}, 10)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = b.Watch(ctx, []fetcher.Ref{ref}, func() { changed <- struct{}{} })
+	}()
+	defer func() { cancel(); <-done }()
+	select {
+	case <-ready:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the watcher did not get past hashing a FIFO within 30s")
+	}
+	tmp := filepath.Join(dir, ".new")
+	write(t, tmp, "pw")
+	if err := os.Rename(tmp, p); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-changed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("replacing the FIFO with a file was not reported")
+	}
 }

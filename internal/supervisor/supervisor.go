@@ -21,6 +21,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/patas/patas-secrets/internal/envpolicy"
+	"github.com/patas/patas-secrets/internal/saferead"
 )
 
 // Config says what to run and how to react to changes. Zero durations take the defaults.
@@ -119,8 +120,17 @@ func (e *envState) names() []string {
 	return out
 }
 
+// Bounds of one read of the env file, which sits on a volume another container can write:
+// a FIFO or device there is refused, a hung mount abandoned.
+const (
+	envReadTimeout = 10 * time.Second
+	envMaxSize     = 16 << 20
+)
+
 func readEnv(path string, allow []string) (*envState, error) {
-	data, err := os.ReadFile(path)
+	ctx, cancel := context.WithTimeout(context.Background(), envReadTimeout)
+	defer cancel()
+	data, err := saferead.File(ctx, path, envMaxSize)
 	if err != nil {
 		return nil, err
 	}

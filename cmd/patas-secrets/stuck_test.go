@@ -1,0 +1,105 @@
+package main
+
+import (
+	"errors"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// waitExit waits for cmd, failing the test (and killing it) if it has not ended within
+// a minute: the bug this guards against is a process that never ends.
+func waitExit(t *testing.T, cmd *exec.Cmd) error {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(time.Minute):
+		cmd.Process.Kill()
+		<-done
+		t.Fatalf("%v still running a minute later; killed", cmd.Args)
+		return nil
+	}
+}
+
+// TestFIFOAtARef: a named pipe where a secret file should be is refused before it is
+// opened, through the binary: once fails naming it (instead of blocking in open()
+// forever), and run keeps running (and retrying) until SIGTERM ends it.
+func TestFIFOAtARef(t *testing.T) {
+	cfg := "backends: {swarm: {type: file, dir: secrets}}\nsecrets: [{env: A, ref: 'swarm:a'}]\noutputs: [{format: dotenv, path: out.env}]\nrefresh: {interval: 1h}\nlisten: \"off\"\n"
+	dir := project(t, cfg, nil)
+	if err := unix.Mkfifo(filepath.Join(dir, "secrets", "a"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Run("once", func(t *testing.T) {
+		cmd := exec.Command(bin, "once", "--config", filepath.Join(dir, "patas.yaml"))
+		var errb syncBuffer
+		cmd.Stderr = &errb
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		err := waitExit(t, cmd)
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != exitFailed || !strings.Contains(errb.String(), "is a named pipe (FIFO)") {
+			t.Errorf("got %v, stderr %s; want exit %d naming the FIFO", err, errb.String(), exitFailed)
+		}
+	})
+	t.Run("run", func(t *testing.T) {
+		cmd := exec.Command(bin, "run", "--config", filepath.Join(dir, "patas.yaml"))
+		var errb syncBuffer
+		cmd.Stderr = &errb
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		defer cmd.Process.Kill()
+		waitUntil(t, "run to report the FIFO", func() bool { return strings.Contains(errb.String(), "is a named pipe (FIFO)") })
+		cmd.Process.Signal(syscall.SIGTERM)
+		if err := waitExit(t, cmd); err != nil {
+			t.Errorf("run after SIGTERM: %v (%s)", err, errb.String())
+		}
+	})
+}
+
+// TestSIGTERMEndsAStuckRead: with a read stuck where no context reaches it (here the config
+// file is a FIFO whose writer never writes: --config <(…) from a process that hangs), SIGTERM
+// still ends once and run, with exit 1 and a message, within shutdownBound.
+func TestSIGTERMEndsAStuckRead(t *testing.T) {
+	for _, sub := range []string{"once", "run"} {
+		t.Run(sub, func(t *testing.T) {
+			fifo := filepath.Join(t.TempDir(), "patas.yaml")
+			if err := unix.Mkfifo(fifo, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			cmd := exec.Command(bin, sub, "--config", fifo)
+			var errb syncBuffer
+			cmd.Stderr = &errb
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			defer cmd.Process.Kill()
+			// A non-blocking open for writing succeeds only once a reader has the FIFO
+			// open (or is in open()): the barrier that the process is in its read. Keeping
+			// our end open without writing leaves that read blocked.
+			var w int
+			waitUntil(t, sub+" to open the config FIFO", func() bool {
+				fd, err := unix.Open(fifo, unix.O_WRONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+				w = fd
+				return err == nil
+			})
+			defer unix.Close(w)
+			cmd.Process.Signal(syscall.SIGTERM)
+			err := waitExit(t, cmd)
+			var ee *exec.ExitError
+			if !errors.As(err, &ee) || ee.ExitCode() != exitFailed || !strings.Contains(errb.String(), "still stuck") {
+				t.Errorf("got %v, stderr %q; want exit %d after the shutdown bound", err, errb.String(), exitFailed)
+			}
+		})
+	}
+}
