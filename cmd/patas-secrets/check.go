@@ -12,8 +12,8 @@ func checkFlags(fs *pflag.FlagSet) {
 	fs.Bool("connect", false, "also reach every backend and read every secret (values are never printed)")
 }
 
-// runCheck validates the config and, with --connect, resolves every variable without
-// writing anything. It prints names, never values.
+// runCheck validates the config and, with --connect, does what once does minus the write:
+// resolves every variable and runs every output's checks. It prints names, never values.
 func runCheck(ctx context.Context, env *cmdEnv) error {
 	cfg, err := loadConfig(env)
 	if err != nil {
@@ -30,7 +30,7 @@ func runCheck(ctx context.Context, env *cmdEnv) error {
 		return err
 	}
 	defer closeAll()
-	snap, err := eng.Resolve(ctx)
+	snap, err := eng.Prepare(ctx)
 	if err != nil {
 		return err
 	}

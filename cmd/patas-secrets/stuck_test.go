@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -101,5 +102,25 @@ func TestSIGTERMEndsAStuckRead(t *testing.T) {
 				t.Errorf("got %v, stderr %q; want exit %d after the shutdown bound", err, errb.String(), exitFailed)
 			}
 		})
+	}
+}
+
+// TestCheckConnectRunsOutputChecks: check --connect refuses what once refuses, here a
+// value with ${X} that a dotenv output cannot carry (python-dotenv would expand it), and
+// writes nothing either way.
+func TestCheckConnectRunsOutputChecks(t *testing.T) {
+	dir := project(t, "backends: {swarm: {type: file, dir: secrets}}\nsecrets: [{env: A, ref: 'swarm:a'}]\noutputs: [{format: dotenv, path: out.env}]\n",
+		map[string]string{"a": "pre${X}post"})
+	cfg := filepath.Join(dir, "patas.yaml")
+	once := runBin(t, nil, "once", "--config", cfg)
+	check := runBin(t, nil, "check", "--connect", "--config", cfg)
+	if once.code != exitFailed || !strings.Contains(once.stderr, "format dotenv cannot carry A") {
+		t.Fatalf("once: got %+v; the test assumes once refuses this value", once)
+	}
+	if check.code != exitFailed || !strings.Contains(check.stderr, "format dotenv cannot carry A") {
+		t.Errorf("check --connect: got exit %d, stdout %q, stderr %q; want the refusal once gives", check.code, check.stdout, check.stderr)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "out.env")); err == nil {
+		t.Error("an output was written")
 	}
 }

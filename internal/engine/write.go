@@ -8,12 +8,32 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/patas/patas-secrets/sinks"
 )
 
 // RunOnce fetches everything, validates it and writes every output. It fails closed: on any
 // problem it returns an error naming every failing entry, and no output is touched.
 func (e *Engine) RunOnce(ctx context.Context) error {
 	return e.refresh(ctx, ReasonStart)
+}
+
+// Prepare is a refresh minus the write: it resolves every variable and runs every output's
+// checks (a value a format cannot carry, a name it refuses), so check --connect refuses
+// exactly what once would. Nothing is written.
+func (e *Engine) Prepare(ctx context.Context) (sinks.Snapshot, error) {
+	snap, err := e.Resolve(ctx)
+	if err != nil {
+		return sinks.Snapshot{}, err
+	}
+	// Check every output before writing any, so a value one format refuses leaves every
+	// output as it was.
+	for _, s := range e.sinks {
+		if err := s.Check(snap); err != nil {
+			return sinks.Snapshot{}, fmt.Errorf("output %s: %w", s.Path(), err)
+		}
+	}
+	return snap, nil
 }
 
 // refresh runs one pass and counts its outcome.
@@ -32,16 +52,9 @@ func (e *Engine) refresh(ctx context.Context, why Reason) error {
 // refreshOnce is one pass of trigger -> fetch -> resolve -> check -> write.
 func (e *Engine) refreshOnce(ctx context.Context, why Reason) error {
 	start := time.Now()
-	snap, err := e.Resolve(ctx)
+	snap, err := e.Prepare(ctx)
 	if err != nil {
 		return err
-	}
-	// Check every output before writing any, so a value one format refuses leaves every
-	// output as it was.
-	for _, s := range e.sinks {
-		if err := s.Check(snap); err != nil {
-			return fmt.Errorf("output %s: %w", s.Path(), err)
-		}
 	}
 	changed := 0
 	for _, s := range e.sinks {
