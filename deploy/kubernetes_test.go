@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	"sigs.k8s.io/yaml"
 
@@ -84,6 +86,8 @@ func typed(apiVersion, kind string) (any, error) {
 		return &corev1.Service{}, nil
 	case "apps/v1 Deployment":
 		return &appsv1.Deployment{}, nil
+	case "policy/v1 PodDisruptionBudget":
+		return &policyv1.PodDisruptionBudget{}, nil
 	case "rbac.authorization.k8s.io/v1 ClusterRoleBinding":
 		return &rbacv1.ClusterRoleBinding{}, nil
 	case "rbac.authorization.k8s.io/v1 RoleBinding":
@@ -101,7 +105,8 @@ func TestKubernetesOverlays(t *testing.T) {
 		wantBinding bool   // system:auth-delegator for Vault's TokenReview
 		backend     string // the config's backend type
 	}{
-		{overlay: "vault", wantBinding: true, backend: "vault"},
+		{overlay: "file", backend: "file"},
+		{overlay: "vault", backend: "vault"}, // the binding is the opt-in component vault-client-tokenreview
 		{overlay: "aws", annotation: "eks.amazonaws.com/role-arn", backend: "aws"},
 		{overlay: "gcp", annotation: "iam.gke.io/gcp-service-account", backend: "gcp"},
 	}
@@ -152,14 +157,34 @@ func checkPod(t *testing.T, d *appsv1.Deployment) {
 	if sidecar.RestartPolicy == nil || *sidecar.RestartPolicy != corev1.ContainerRestartPolicyAlways {
 		t.Errorf("sidecar restartPolicy: got %v, want Always (a native sidecar)", sidecar.RestartPolicy)
 	}
-	if p := sidecar.StartupProbe; p == nil || p.HTTPGet == nil || p.HTTPGet.Path != "/readyz" {
-		t.Errorf("sidecar startupProbe: got %+v, want httpGet /readyz", p)
+	// Liveness semantics for both (issue 14): a sidecar restarted during an outage, with good
+	// outputs on the volume, must start and stay; the listener is on loopback, hence exec.
+	for name, p := range map[string]*corev1.Probe{"startupProbe": sidecar.StartupProbe, "livenessProbe": sidecar.LivenessProbe} {
+		if p == nil || p.Exec == nil || !slices.Contains(p.Exec.Command, "health") || slices.Contains(p.Exec.Command, "--ready") {
+			t.Errorf("sidecar %s: got %+v, want exec `patas-secrets health` (liveness, not --ready)", name, p)
+		}
+	}
+	if sidecar.ReadinessProbe != nil {
+		t.Errorf("sidecar readinessProbe: a stale sidecar must not take the pod out of the Service")
+	}
+	if psc := pod.SecurityContext; psc.RunAsUser != nil || psc.FSGroup == nil {
+		t.Errorf("pod securityContext: runAsUser %v fsGroup %v; want no pod-wide uid and an fsGroup", psc.RunAsUser, psc.FSGroup)
+	}
+	if d.Spec.Strategy.RollingUpdate == nil || d.Spec.Strategy.RollingUpdate.MaxUnavailable == nil ||
+		d.Spec.Strategy.RollingUpdate.MaxUnavailable.IntValue() != 0 {
+		t.Errorf("rollingUpdate.maxUnavailable: want 0")
 	}
 
 	if len(pod.Containers) != 1 {
 		t.Fatalf("got %d app containers, want 1 (PATAS)", len(pod.Containers))
 	}
 	app := pod.Containers[0]
+	if app.ReadinessProbe == nil {
+		t.Errorf("PATAS has no readinessProbe: a restart on rotation would get traffic")
+	}
+	if sc := app.SecurityContext; sc == nil || sc.RunAsUser == nil || *sc.RunAsUser == 65532 {
+		t.Errorf("PATAS securityContext.runAsUser: want its own uid, not the sidecar's 65532")
+	}
 	if len(app.Command) < 5 || app.Command[0] != "/patas/bin/patas-secrets" || app.Command[1] != "exec" || app.Command[len(app.Command)-1] != "--" {
 		t.Errorf("PATAS command: got %v, want /patas/bin/patas-secrets exec --env-file ... --", app.Command)
 	}
@@ -171,6 +196,8 @@ func checkPod(t *testing.T, d *appsv1.Deployment) {
 	run, ok := volumes["patas-run"]
 	if !ok || run.EmptyDir == nil || run.EmptyDir.Medium != corev1.StorageMediumMemory {
 		t.Errorf("patas-run: got %+v, want an emptyDir with medium Memory", run)
+	} else if l := run.EmptyDir.SizeLimit; l == nil || l.Value() < 3<<20 {
+		t.Errorf("patas-run sizeLimit %v: want room for a 1 MiB secret, its temporary copy and more", l)
 	}
 
 	for _, c := range append(append([]corev1.Container{}, pod.InitContainers...), pod.Containers...) {
@@ -240,6 +267,9 @@ func checkConfigMap(t *testing.T, r rendered, backend string) {
 	cfg, err := config.Parse([]byte(data), "/etc/patas-secrets")
 	if err != nil && !onlyUnlanded(err) {
 		t.Fatalf("config.yaml: %v", err)
+	}
+	if cfg != nil && !strings.HasPrefix(cfg.Listen, "127.0.0.1:") {
+		t.Errorf("listen %q: want loopback (the probes run in the container; metrics name every ref)", cfg.Listen)
 	}
 	if cfg != nil {
 		for name, b := range cfg.Backends {
