@@ -19,13 +19,33 @@ import (
 // the directory. It returns changed=false, writing nothing, when path already is a regular
 // file with the same content, mode and owner.
 func WriteAtomic(path string, data []byte, o FileOptions) (changed bool, err error) {
+	st, err := stageAtomic(path, data, o)
+	if err != nil || st == nil {
+		return false, err
+	}
+	live, err := st.Commit()
+	if !live {
+		st.Abort()
+	}
+	return live, err
+}
+
+// atomicStage is a temporary file holding an output's complete new content, synced and
+// closed, waiting to be renamed over the output.
+type atomicStage struct {
+	tmp, path string
+	live      bool
+}
+
+// stageAtomic does every step of WriteAtomic but the rename; nil when path is current.
+func stageAtomic(path string, data []byte, o FileOptions) (st *atomicStage, err error) {
 	if same(path, data, o) {
-		return false, nil
+		return nil, nil
 	}
 	dir := filepath.Dir(path)
 	tmp, f, err := createTemp(dir, filepath.Base(path), o.Mode)
 	if err != nil {
-		return false, err
+		return nil, err
 	}
 	if hookCreated != nil {
 		hookCreated(tmp)
@@ -38,26 +58,42 @@ func WriteAtomic(path string, data []byte, o FileOptions) (changed bool, err err
 	}()
 	// The mode given to open is filtered by the umask; set it exactly, before writing.
 	if err = f.Chmod(o.Mode); err != nil {
-		return false, fmt.Errorf("setting mode of %s: %w", tmp, err)
+		return nil, fmt.Errorf("setting mode of %s: %w", tmp, err)
 	}
 	if o.UID >= 0 || o.GID >= 0 {
 		if err = f.Chown(o.UID, o.GID); err != nil {
-			return false, fmt.Errorf("setting owner of %s: %w", tmp, err)
+			return nil, fmt.Errorf("setting owner of %s: %w", tmp, err)
 		}
 	}
 	if _, err = writeData(f, data); err != nil {
-		return false, fmt.Errorf("writing %s: %w", tmp, err)
+		return nil, fmt.Errorf("writing %s: %w", tmp, err)
 	}
 	if err = f.Sync(); err != nil {
-		return false, fmt.Errorf("syncing %s: %w", tmp, err)
+		return nil, fmt.Errorf("syncing %s: %w", tmp, err)
 	}
 	if err = f.Close(); err != nil {
-		return false, fmt.Errorf("closing %s: %w", tmp, err)
+		return nil, fmt.Errorf("closing %s: %w", tmp, err)
 	}
-	if err = os.Rename(tmp, path); err != nil {
-		return false, fmt.Errorf("replacing %s (a single bind-mounted file cannot be replaced; mount its directory): %w", path, err)
+	return &atomicStage{tmp: tmp, path: path}, nil
+}
+
+// Commit renames the temporary file over the output and fsyncs the directory. After a
+// failed rename the temporary file stays, so Commit can be called again.
+func (st *atomicStage) Commit() (live bool, err error) {
+	if !st.live {
+		if err := renameFile(st.tmp, st.path); err != nil {
+			return false, fmt.Errorf("replacing %s (a single bind-mounted file cannot be replaced; mount its directory): %w", st.path, err)
+		}
+		st.live = true
 	}
-	return true, syncDir(dir)
+	return true, syncDir(filepath.Dir(st.path))
+}
+
+// Abort removes the temporary file of a stage that did not go live.
+func (st *atomicStage) Abort() {
+	if !st.live {
+		_ = os.Remove(st.tmp)
+	}
 }
 
 // Test seams, set only by tests: hookCreated sees each temporary file the moment it exists
@@ -66,6 +102,7 @@ func WriteAtomic(path string, data []byte, o FileOptions) (changed bool, err err
 var (
 	hookCreated func(path string)
 	writeData   = func(f *os.File, b []byte) (int, error) { return f.Write(b) }
+	renameFile  = os.Rename
 )
 
 // tempPrefix marks our temporary files, so a crashed write's leftovers can be recognised.

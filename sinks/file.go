@@ -26,18 +26,34 @@ func (s *fileSink) Check(snap Snapshot) error {
 }
 
 func (s *fileSink) Write(ctx context.Context, snap Snapshot) (bool, error) {
-	if err := ctx.Err(); err != nil {
+	st, err := s.Stage(ctx, snap)
+	if err != nil || st == nil {
 		return false, err
+	}
+	live, err := st.Commit()
+	if !live {
+		st.Abort()
+	}
+	return live, err
+}
+
+func (s *fileSink) Stage(ctx context.Context, snap Snapshot) (Staged, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
 	}
 	data, err := s.encode(snap)
 	if err != nil {
-		return false, err
+		return nil, err
 	}
 	if !s.tidied {
 		s.tidied = true
 		removeLeftovers(s.path)
 	}
-	return WriteAtomic(s.path, data, s.opts)
+	st, err := stageAtomic(s.path, data, s.opts)
+	if err != nil || st == nil {
+		return nil, err // a nil *atomicStage must not become a non-nil Staged
+	}
+	return st, nil
 }
 
 // Formats lists the output formats New accepts.

@@ -62,24 +62,45 @@ func (s *dirSink) Path() string { return s.dir }
 func (s *dirSink) Check(snap Snapshot) error { return checkNames("files", snap) }
 
 func (s *dirSink) Write(ctx context.Context, snap Snapshot) (bool, error) {
-	if err := ctx.Err(); err != nil {
+	st, err := s.Stage(ctx, snap)
+	if err != nil || st == nil {
 		return false, err
+	}
+	live, err := st.Commit()
+	if !live {
+		st.Abort()
+	}
+	return live, err
+}
+
+// dirStage is a complete new generation, not yet pointed at by ..data. It holds the open
+// output directory: every later step is relative to that descriptor.
+type dirStage struct {
+	s    *dirSink
+	d    *os.File
+	gen  string
+	snap Snapshot
+	live bool
+}
+
+func (s *dirSink) Stage(ctx context.Context, snap Snapshot) (Staged, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
 	}
 	if err := s.Check(snap); err != nil {
-		return false, err
+		return nil, err
 	}
 	if err := s.makeDir(); err != nil {
-		return false, err
+		return nil, err
 	}
 	// O_NOFOLLOW: the directory itself may be a symlink planted by another container.
 	d, err := os.OpenFile(filepath.Clean(s.dir), os.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 	if fi, lerr := os.Lstat(filepath.Clean(s.dir)); err != nil && lerr == nil && fi.Mode()&os.ModeSymlink != 0 {
-		return false, fmt.Errorf("%s is a symlink; refusing to write through it", s.dir)
+		return nil, fmt.Errorf("%s is a symlink; refusing to write through it", s.dir)
 	}
 	if err != nil {
-		return false, fmt.Errorf("opening %s: %w", s.dir, err)
+		return nil, fmt.Errorf("opening %s: %w", s.dir, err)
 	}
-	defer d.Close()
 	dfd := int(d.Fd())
 	if s.current(dfd, snap) {
 		if !s.tidied { // a crash's unfinished generation, when nothing else will prune it
@@ -87,29 +108,51 @@ func (s *dirSink) Write(ctx context.Context, snap Snapshot) (bool, error) {
 			live, _ := readlinkat(dfd, dataLink)
 			_ = s.prune(d, snap, live)
 		}
-		return false, nil
+		d.Close()
+		return nil, nil
 	}
-	s.tidied = true // the write below prunes
+	s.tidied = true // the commit prunes
 	gen, err := s.writeGeneration(dfd, snap)
 	if err != nil {
-		return false, err
+		d.Close()
+		return nil, err
 	}
-	if err := s.swap(dfd, gen); err != nil {
-		_ = s.removeGeneration(gen)
-		return false, err
+	return &dirStage{s: s, d: d, gen: gen, snap: snap}, nil
+}
+
+// Commit swaps ..data to the new generation (the one step readers see), then links the
+// names and prunes. An error after the swap leaves readers of ..data correct and is
+// repaired by the next write.
+func (st *dirStage) Commit() (bool, error) {
+	dfd := int(st.d.Fd())
+	if !st.live {
+		if err := st.s.symlinkOver(dfd, st.gen, dataLinkTmp, dataLink); err != nil {
+			return false, err
+		}
+		st.live = true
 	}
-	// The new generation is live. What follows tidies up; an error leaves readers of
-	// ..data correct and is repaired by the next write.
-	if err := s.link(dfd, snap); err != nil {
+	defer st.d.Close()
+	if err := unix.Fsync(dfd); err != nil {
+		return true, fmt.Errorf("syncing %s: %w", st.s.dir, err)
+	}
+	if err := st.s.link(dfd, st.snap); err != nil {
 		return true, err
 	}
-	if err := s.prune(d, snap, gen); err != nil {
+	if err := st.s.prune(st.d, st.snap, st.gen); err != nil {
 		return true, err
 	}
 	if err := unix.Fsync(dfd); err != nil {
-		return true, fmt.Errorf("syncing %s: %w", s.dir, err)
+		return true, fmt.Errorf("syncing %s: %w", st.s.dir, err)
 	}
 	return true, nil
+}
+
+// Abort removes the generation of a stage that did not go live.
+func (st *dirStage) Abort() {
+	if !st.live {
+		_ = st.s.removeGeneration(st.gen)
+		st.d.Close()
+	}
 }
 
 // dirMode is the mode of a directory holding files of the output mode: the owner's rwx,

@@ -13,17 +13,6 @@ import (
 // The symlink half of the files format: swapping ..data, the per-name links, and pruning
 // what an older generation or a crashed write left. See dirSink for the layout.
 
-// swap points ..data at gen in one rename.
-func (s *dirSink) swap(dfd int, gen string) error {
-	if err := s.symlinkOver(dfd, gen, dataLinkTmp, dataLink); err != nil {
-		return err
-	}
-	if err := unix.Fsync(dfd); err != nil {
-		return fmt.Errorf("syncing %s: %w", s.dir, err)
-	}
-	return nil
-}
-
 // link points each name at ..data/name.
 func (s *dirSink) link(dfd int, snap Snapshot) error {
 	for _, v := range snap.Vars {

@@ -43,8 +43,22 @@ type Sink interface {
 	Check(s Snapshot) error
 	// Write writes s atomically and reports whether the output changed.
 	Write(ctx context.Context, s Snapshot) (changed bool, err error)
+	// Stage does every step of Write but the last, the one rename that makes the new
+	// content live, so that a refresh can prepare every output before any goes live (see
+	// Staged). It returns nil when the output already holds s.
+	Stage(ctx context.Context, s Snapshot) (Staged, error)
 	// Path is where the output lives, for logs.
 	Path() string
+}
+
+// Staged is an output's complete new content, written and synced beside the output.
+type Staged interface {
+	// Commit makes the new content live by one rename, then tidies and syncs. live says
+	// whether the rename happened (an error after it, a failed directory fsync say, leaves
+	// the new content live). After live=false, Commit may be called again.
+	Commit() (live bool, err error)
+	// Abort removes what Stage created, unless it went live.
+	Abort()
 }
 
 // FileOptions are the ownership and permissions of an output.

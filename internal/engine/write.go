@@ -3,8 +3,6 @@ package engine
 import (
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
 	"time"
 
 	"go.uber.org/zap"
@@ -56,29 +54,14 @@ func (e *Engine) refreshOnce(ctx context.Context, why Reason) error {
 	if err != nil {
 		return err
 	}
-	changed := 0
-	for _, s := range e.sinks {
-		// A missing output directory is created (owner and group only); an existing one is
-		// left as the operator made it.
-		if err := os.MkdirAll(filepath.Dir(filepath.Clean(s.Path())), 0o750); err != nil {
-			e.countOutputError(s.Path())
-			return fmt.Errorf("output %s: %w", s.Path(), err)
-		}
-		c, err := s.Write(ctx, snap)
-		if err != nil {
-			e.countOutputError(s.Path())
-			return fmt.Errorf("output %s: %w", s.Path(), err)
-		}
-		if c {
-			changed++
-			if e.Metrics != nil {
-				e.Metrics.OutputsWritten.WithLabelValues(s.Path()).Inc()
-			}
-			e.log.Info("output written", zap.String("path", s.Path()), zap.Int("variables", len(snap.Vars)))
-		}
-	}
+	changed, err := e.writeAll(ctx, snap)
 	if changed > 0 && e.Notifier != nil {
+		// Told whenever an output changed, also when another one failed: the app must not
+		// miss the outputs that did go live.
 		e.Notifier.Changed()
+	}
+	if err != nil {
+		return err
 	}
 	if e.pendingOverlap != nil && fmt.Sprint(e.pendingOverlap) != fmt.Sprint(e.overlap) {
 		if err := e.saveOverlapState(e.pendingOverlap); err != nil {

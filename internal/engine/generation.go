@@ -1,0 +1,120 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/patas/patas-secrets/sinks"
+)
+
+// Outputs change as one generation, as far as POSIX allows (docs/hardening.md): every
+// output's new content is written and synced beside it first; only when all of them are
+// ready is each renamed over its output, one rename after the other, with nothing but
+// renames in between. A failure while preparing leaves every output as it was. A rename
+// that fails is retried (commitAttempts in all); outputs whose rename succeeded stay on the
+// new generation, and the error names the ones that did not.
+const (
+	commitAttempts = 3
+	commitRetry    = 100 * time.Millisecond
+)
+
+// writeAll writes snap to every output and returns how many changed.
+func (e *Engine) writeAll(ctx context.Context, snap sinks.Snapshot) (int, error) {
+	staged := make([]sinks.Staged, len(e.sinks))
+	abortAll := func() {
+		for _, st := range staged {
+			if st != nil {
+				st.Abort()
+			}
+		}
+	}
+	for i, s := range e.sinks {
+		if err := e.makeParents(s.Path()); err != nil {
+			abortAll()
+			e.countOutputError(s.Path())
+			return 0, fmt.Errorf("output %s: %w", s.Path(), err)
+		}
+		st, err := s.Stage(ctx, snap)
+		if err != nil {
+			abortAll()
+			e.countOutputError(s.Path())
+			return 0, fmt.Errorf("output %s (no output was changed): %w", s.Path(), err)
+		}
+		staged[i] = st
+	}
+
+	changed := 0
+	errs := make([]error, len(e.sinks))
+	pending := 0
+	for attempt := 1; attempt <= commitAttempts; attempt++ {
+		pending = 0
+		for i, st := range staged {
+			if st == nil {
+				continue
+			}
+			live, err := st.Commit()
+			errs[i] = err
+			if !live {
+				pending++
+				continue
+			}
+			staged[i] = nil
+			changed++
+			e.wrote(e.sinks[i].Path(), len(snap.Vars))
+		}
+		if pending == 0 {
+			break
+		}
+		if attempt < commitAttempts {
+			t := time.NewTimer(commitRetry)
+			select {
+			case <-t.C:
+			case <-ctx.Done():
+				attempt = commitAttempts
+			}
+			t.Stop()
+		}
+	}
+	abortAll() // what never went live
+	var failed []error
+	var live []string
+	for i, err := range errs {
+		if err != nil {
+			e.countOutputError(e.sinks[i].Path())
+			failed = append(failed, fmt.Errorf("output %s: %w", e.sinks[i].Path(), err))
+		}
+	}
+	if len(failed) == 0 {
+		return changed, nil
+	}
+	for i, err := range errs {
+		if err == nil {
+			live = append(live, e.sinks[i].Path())
+		}
+	}
+	err := errors.Join(failed...)
+	if pending > 0 && len(live) > 0 {
+		err = fmt.Errorf("%w (after %d attempts; already on the new generation: %s)", err, commitAttempts, strings.Join(live, ", "))
+	}
+	return changed, err
+}
+
+func (e *Engine) wrote(path string, vars int) {
+	if e.Metrics != nil {
+		e.Metrics.OutputsWritten.WithLabelValues(path).Inc()
+	}
+	e.log.Info("output written", zap.String("path", path), zap.Int("variables", vars))
+}
+
+// makeParents creates a missing output directory (owner and group only); an existing one
+// is left as the operator made it.
+func (e *Engine) makeParents(path string) error {
+	return os.MkdirAll(filepath.Dir(filepath.Clean(path)), 0o750)
+}
