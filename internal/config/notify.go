@@ -40,6 +40,10 @@ type NotifySignal struct {
 type NotifyCommand struct {
 	Args    []string `yaml:"args"`
 	Timeout Duration `yaml:"timeout"` // default 30s
+	// Env is all the program gets beside PATH (consul-template's env {pristine = true}):
+	// NAME passes the sidecar's own NAME through when set, NAME=value sets a literal. The
+	// sidecar's credentials (VAULT_TOKEN, AWS keys…) never reach it unless listed here.
+	Env []string `yaml:"env"`
 }
 
 // NotifyHTTP sends a request to a URL; any status outside 2xx is a failure.
@@ -125,6 +129,11 @@ func (n *NotifyConfig) validate(path string, _ *Config, p *Problems) {
 		if c.Timeout < 0 {
 			p.Add(path+".command.timeout", "must not be negative")
 		}
+		for i, kv := range c.Env {
+			if name, _, _ := strings.Cut(kv, "="); !validEnvName(name) {
+				p.Add(fmt.Sprintf("%s.command.env[%d]", path, i), "want NAME (passed through) or NAME=value, got a name %q", name)
+			}
+		}
 	}
 	if h := n.HTTP; h != nil {
 		u, err := url.Parse(h.URL)
@@ -175,4 +184,16 @@ func SignalName(s syscall.Signal) string {
 		}
 	}
 	return fmt.Sprintf("signal %d", int(s))
+}
+
+func validEnvName(name string) bool {
+	if name == "" || (name[0] >= '0' && name[0] <= '9') {
+		return false
+	}
+	for _, r := range name {
+		if r != '_' && (r < 'A' || r > 'Z') && (r < 'a' || r > 'z') && (r < '0' || r > '9') {
+			return false
+		}
+	}
+	return true
 }

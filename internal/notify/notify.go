@@ -90,7 +90,7 @@ func New(n config.NotifyConfig, dir string, log *zap.Logger) (*Manager, error) {
 		if timeout == 0 {
 			timeout = config.DefaultNotifyCommandTimeout
 		}
-		m.targets = append(m.targets, &commandTarget{args: c.Args, timeout: timeout, out: os.Stderr})
+		m.targets = append(m.targets, &commandTarget{args: c.Args, env: c.Env, timeout: timeout, out: os.Stderr})
 	}
 	if h := n.HTTP; h != nil {
 		t, err := newHTTPTarget(h)

@@ -296,3 +296,30 @@ func TestDesignExample(t *testing.T) {
 		t.Error("a misspelt field decoded without error")
 	}
 }
+
+// TestCommandPristineEnvironment: the command notifier gets PATH and what env lists, never
+// the sidecar's credentials.
+func TestCommandPristineEnvironment(t *testing.T) {
+	t.Setenv("VAULT_TOKEN", "hvs.CANARY-notify")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "CANARY-aws")
+	t.Setenv("AWS_CONTAINER_AUTHORIZATION_TOKEN", "CANARY-ecs")
+	t.Setenv("GOOGLE_APPLICATION_CREDENTIALS", "/CANARY/gcp.json")
+	t.Setenv("APP_NAME", "patas")
+	out := filepath.Join(t.TempDir(), "env")
+	m, _ := start(t, `{command: {args: [/bin/sh, -c, 'env > "$0"', `+out+`], env: [APP_NAME, MODE=reload, UNSET_ONE]}, debounce: 10ms, jitter: 0s}`)
+	m.Changed()
+	eventually(t, "the command to run", func() bool { return m.Stats().Sent == 1 })
+	b, _ := os.ReadFile(out)
+	got := string(b)
+	if strings.Contains(got, "CANARY") {
+		t.Errorf("the command saw a credential:\n%s", got)
+	}
+	for _, want := range []string{"APP_NAME=patas\n", "MODE=reload\n", "PATH="} {
+		if !strings.Contains(got, want) {
+			t.Errorf("environment lacks %q:\n%s", want, got)
+		}
+	}
+	if strings.Contains(got, "UNSET_ONE") {
+		t.Errorf("an unset listed name appeared:\n%s", got)
+	}
+}
