@@ -45,7 +45,7 @@ func tlsServer(t *testing.T) *gcpsm.Server {
 
 func newADCBackend(t *testing.T, srv *gcpsm.Server) *Backend {
 	t.Helper()
-	b, err := New(context.Background(), Options{Project: "my-project", Endpoint: srv.Addr, ClientOptions: srv.ClientOptions()}, zap.NewNop())
+	b, err := New(context.Background(), Options{Project: "my-project", Endpoint: srv.Addr, HTTPClient: srv.HTTPClient()}, zap.NewNop())
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
@@ -53,7 +53,7 @@ func newADCBackend(t *testing.T, srv *gcpsm.Server) *Backend {
 	return b
 }
 
-// A service-account key named by GOOGLE_APPLICATION_CREDENTIALS: the library signs a JWT
+// A service-account key named by GOOGLE_APPLICATION_CREDENTIALS: golang.org/x/oauth2 signs a JWT
 // with the key (or trades it at token_uri); either way the call carries a token that only
 // this key could have produced.
 func TestCredentialsFromGoogleApplicationCredentials(t *testing.T) {
@@ -120,7 +120,7 @@ func TestWorkloadIdentityWithoutBinding(t *testing.T) {
 	md := gcpsm.StartMetadata(t, "my-project", "x@y", "")
 	srv := tlsServer(t)
 	t.Setenv("GCE_METADATA_HOST", md.Host)
-	b, err := New(context.Background(), Options{Project: "my-project", Endpoint: srv.Addr, ClientOptions: srv.ClientOptions()}, zap.NewNop())
+	b, err := New(context.Background(), Options{Project: "my-project", Endpoint: srv.Addr, HTTPClient: srv.HTTPClient()}, zap.NewNop())
 	if err != nil {
 		if !strings.Contains(err.Error(), "application default credentials") {
 			t.Fatalf("New: got %v, want a hint about application default credentials", err)

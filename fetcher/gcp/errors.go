@@ -5,9 +5,6 @@ import (
 	"fmt"
 	"strings"
 
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
-
 	"github.com/patas/patas-secrets/fetcher"
 )
 
@@ -20,19 +17,27 @@ var (
 	ErrChecksum         = errors.New("payload failed its data_crc32c check (corrupted in transit); value discarded")
 )
 
-// classify maps a Secret Manager status onto the errors the engine tells apart. The
+// classify maps a Secret Manager error onto the errors the engine tells apart. The
 // service's messages name resources and permissions, never payloads, so they are kept.
 func classify(err error) error {
-	st := status.Convert(err)
-	msg := st.Message()
-	switch st.Code() {
-	case codes.NotFound:
+	if errors.Is(err, errToken) {
+		return fmt.Errorf("%w (%w)", fetcher.ErrPermission, err)
+	}
+	var api *apiError
+	if !errors.As(err, &api) {
+		return err
+	}
+	msg := api.Message
+	switch api.Status {
+	case "NOT_FOUND":
 		return fmt.Errorf("%w (NOT_FOUND: %s)", fetcher.ErrNotFound, msg)
-	case codes.PermissionDenied:
+	case "PERMISSION_DENIED":
 		return fmt.Errorf("%w (PERMISSION_DENIED: %s; the caller needs roles/secretmanager.secretAccessor on the secret)", fetcher.ErrPermission, msg)
-	case codes.Unauthenticated:
-		return fmt.Errorf("%w (UNAUTHENTICATED: %s; check the application default credentials: Workload Identity or GOOGLE_APPLICATION_CREDENTIALS)", fetcher.ErrPermission, msg)
-	case codes.FailedPrecondition:
+	case "UNAUTHENTICATED":
+		return fmt.Errorf("%w (UNAUTHENTICATED: %s; check the %s)", fetcher.ErrPermission, msg, adcHint)
+	case "RESOURCE_EXHAUSTED":
+		return fmt.Errorf("%w (RESOURCE_EXHAUSTED: %s; Secret Manager's access quota is per project and minute)", fetcher.ErrThrottled, msg)
+	case "FAILED_PRECONDITION":
 		switch {
 		case strings.Contains(msg, "DISABLED state"):
 			return fmt.Errorf("%w (FAILED_PRECONDITION: %s)", ErrVersionDisabled, msg)
@@ -40,6 +45,9 @@ func classify(err error) error {
 			return fmt.Errorf("%w (FAILED_PRECONDITION: %s)", ErrVersionDestroyed, msg)
 		}
 		return fmt.Errorf("secret version cannot be accessed (FAILED_PRECONDITION: %s)", msg)
+	}
+	if api.HTTP == 429 {
+		return fmt.Errorf("%w (HTTP 429)", fetcher.ErrThrottled)
 	}
 	return err
 }

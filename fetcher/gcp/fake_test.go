@@ -6,11 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"cloud.google.com/go/secretmanager/apiv1/secretmanagerpb"
-	"github.com/googleapis/gax-go/v2"
 	"go.uber.org/zap"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 
 	"github.com/patas/patas-secrets/fetcher"
 )
@@ -19,16 +15,14 @@ import (
 // server has no reason to produce.
 type fakeAccessor struct {
 	gotName string
-	resp    *secretmanagerpb.AccessSecretVersionResponse
+	resp    *accessResponse
 	err     error
 }
 
-func (f *fakeAccessor) AccessSecretVersion(_ context.Context, req *secretmanagerpb.AccessSecretVersionRequest, _ ...gax.CallOption) (*secretmanagerpb.AccessSecretVersionResponse, error) {
-	f.gotName = req.GetName()
+func (f *fakeAccessor) access(_ context.Context, name string) (*accessResponse, error) {
+	f.gotName = name
 	return f.resp, f.err
 }
-
-func (f *fakeAccessor) Close() error { return nil }
 
 func TestErrorsFromOtherStatuses(t *testing.T) {
 	tests := []struct {
@@ -40,15 +34,22 @@ func TestErrorsFromOtherStatuses(t *testing.T) {
 	}{
 		{
 			name:    "CMEK key disabled",
-			err:     status.Error(codes.FailedPrecondition, "The Cloud KMS key version used to encrypt this secret version is disabled."),
+			err:     &apiError{HTTP: 400, Status: "FAILED_PRECONDITION", Message: "The Cloud KMS key version used to encrypt this secret version is disabled."},
 			isNot:   []error{ErrVersionDisabled, ErrVersionDestroyed, fetcher.ErrNotFound},
 			message: "secret version cannot be accessed (FAILED_PRECONDITION: The Cloud KMS key",
 		},
 		{
 			name:    "other status kept as it is",
-			err:     status.Error(codes.InvalidArgument, "bad name"),
+			err:     &apiError{HTTP: 400, Status: "INVALID_ARGUMENT", Message: "bad name"},
+			isNot:   []error{fetcher.ErrNotFound, fetcher.ErrPermission, fetcher.ErrThrottled},
+			message: "INVALID_ARGUMENT: bad name",
+		},
+		{
+			name:    "a proxy's 429 without the service's body is throttling",
+			err:     &apiError{HTTP: 429, Message: "Too Many Requests"},
+			is:      []error{fetcher.ErrThrottled},
 			isNot:   []error{fetcher.ErrNotFound, fetcher.ErrPermission},
-			message: "InvalidArgument",
+			message: "HTTP 429",
 		},
 	}
 	for _, tt := range tests {
@@ -62,6 +63,11 @@ func TestErrorsFromOtherStatuses(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), tt.message) {
 				t.Fatalf("got %v, want it to contain %q", err, tt.message)
 			}
+			for _, e := range tt.is {
+				if !errors.Is(err, e) {
+					t.Errorf("%v is not %v", err, e)
+				}
+			}
 			for _, e := range tt.isNot {
 				if errors.Is(err, e) {
 					t.Errorf("%v is %v", err, e)
@@ -72,10 +78,8 @@ func TestErrorsFromOtherStatuses(t *testing.T) {
 }
 
 func TestVersionFromResolvedName(t *testing.T) {
-	f := &fakeAccessor{resp: &secretmanagerpb.AccessSecretVersionResponse{
-		Name:    "projects/123/secrets/s/versions/42",
-		Payload: &secretmanagerpb.SecretPayload{Data: []byte("v")}, // no checksum: accepted
-	}}
+	f := &fakeAccessor{resp: &accessResponse{Name: "projects/123/secrets/s/versions/42"}}
+	f.resp.Payload.Data = []byte("v") // no checksum: accepted
 	b := newBackend(f, Options{Project: "p"}, zap.NewNop())
 	s, err := b.Fetch(context.Background(), fetcher.Ref{Backend: "gcp", Path: "s"})
 	if err != nil || s.Version != "42" || string(s.Value.Reveal()) != "v" || !s.Created.IsZero() || s.TTL != 0 {

@@ -1,5 +1,6 @@
-// Package gcp reads Google Secret Manager through the official client library
-// (cloud.google.com/go/secretmanager/apiv1) with application default credentials.
+// Package gcp reads Google Secret Manager: the REST form of AccessSecretVersion
+// (GET https://secretmanager.googleapis.com/v1/{name}:access) with application default
+// credentials from Google's golang.org/x/oauth2/google.
 //
 // Refs: gcp:NAME[#key][@N] (the backend's project and location), or a full resource name
 // gcp:projects/P/secrets/S[/versions/V] or gcp:projects/P/locations/L/secrets/S[/versions/V].
@@ -12,19 +13,15 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
-	"log/slog"
+	"io"
 	"net"
+	"net/http"
 	"strings"
 	"time"
 
-	secretmanager "cloud.google.com/go/secretmanager/apiv1"
-	"cloud.google.com/go/secretmanager/apiv1/secretmanagerpb"
-	"github.com/googleapis/gax-go/v2"
 	"go.uber.org/zap"
-	"google.golang.org/api/option"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
+	"golang.org/x/oauth2"
+	"golang.org/x/oauth2/google"
 
 	"github.com/patas/patas-secrets/fetcher"
 )
@@ -34,20 +31,20 @@ type Options struct {
 	// Project is used by short refs (gcp:NAME); full resource names carry their own.
 	Project string
 	// Location reads regional secrets: names gain locations/LOCATION and the client talks to
-	// the regional endpoint secretmanager.LOCATION.rep.googleapis.com:443.
+	// the regional endpoint https://secretmanager.LOCATION.rep.googleapis.com.
 	Location string
 	// Endpoint (host:port) replaces the Google endpoint: a private endpoint, or a test server.
 	Endpoint string
-	// Insecure talks plaintext gRPC without credentials. Only for a loopback Endpoint (tests).
+	// Insecure talks plaintext HTTP without credentials. Only for a loopback Endpoint (tests).
 	Insecure bool
-	// ClientOptions are appended to the client's options (tests).
-	ClientOptions []option.ClientOption
+	// HTTPClient replaces the base client that credentials are added to (tests: one that
+	// trusts a test server's certificate). Nil: http.DefaultTransport.
+	HTTPClient *http.Client
 }
 
 // accessor is the one call this backend makes, so tests can put a fake behind it.
 type accessor interface {
-	AccessSecretVersion(ctx context.Context, req *secretmanagerpb.AccessSecretVersionRequest, opts ...gax.CallOption) (*secretmanagerpb.AccessSecretVersionResponse, error)
-	Close() error
+	access(ctx context.Context, name string) (*accessResponse, error)
 }
 
 // Backend is one Secret Manager client, shared by every read of a backend entry.
@@ -62,44 +59,64 @@ var _ fetcher.Backend = (*Backend)(nil)
 
 var crcTable = crc32.MakeTable(crc32.Castagnoli)
 
+// scope is the OAuth scope Secret Manager accepts.
+const scope = "https://www.googleapis.com/auth/cloud-platform"
+
+// adcHint says where credentials come from, in errors about them.
+const adcHint = "application default credentials: Workload Identity, GOOGLE_APPLICATION_CREDENTIALS or `gcloud auth application-default login`"
+
 // New creates the client. Credentials come from application default credentials
 // (GOOGLE_APPLICATION_CREDENTIALS, Workload Identity / the metadata server, gcloud's ADC
 // file), looked up here, so a machine without any fails now rather than at the first read.
 func New(ctx context.Context, o Options, log *zap.Logger) (*Backend, error) {
-	opts := []option.ClientOption{
-		// The library logs requests and responses, payloads included, when
-		// GOOGLE_SDK_GO_LOGGING_LEVEL=debug is set; a logger of our own turns that off.
-		option.WithLogger(slog.New(slog.DiscardHandler)),
+	ep := endpoint(o)
+	base := o.HTTPClient
+	if base == nil {
+		base = &http.Client{Transport: http.DefaultTransport}
 	}
-	if ep := endpoint(o); ep != "" {
-		opts = append(opts, option.WithEndpoint(ep))
-	}
+	c := &restClient{base: basePath(ep, o.Insecure)}
 	if o.Insecure {
 		if !isLoopback(o.Endpoint) {
 			return nil, fmt.Errorf("insecure needs a loopback endpoint (127.0.0.1:PORT), got %q", o.Endpoint)
 		}
-		opts = append(opts,
-			option.WithoutAuthentication(),
-			option.WithGRPCDialOption(grpc.WithTransportCredentials(insecure.NewCredentials())))
+		c.http = base
+		return newBackend(c, o, log), nil
 	}
-	opts = append(opts, o.ClientOptions...)
-	c, err := secretmanager.NewClient(ctx, opts...)
+	// The token source keeps this context for its token requests for the life of the
+	// backend: it must not end with New's caller.
+	tctx := context.WithValue(context.WithoutCancel(ctx), oauth2.HTTPClient, base)
+	creds, err := google.FindDefaultCredentials(tctx, scope)
 	if err != nil {
-		return nil, fmt.Errorf("creating the Secret Manager client (application default credentials: Workload Identity, GOOGLE_APPLICATION_CREDENTIALS or `gcloud auth application-default login`): %w", err)
+		return nil, fmt.Errorf("creating the Secret Manager client (%s): %w", adcHint, err)
 	}
+	c.http = &http.Client{Transport: &oauth2.Transport{Source: tokenSource{creds.TokenSource}, Base: base.Transport}}
 	return newBackend(c, o, log), nil
 }
 
-// endpoint is the configured endpoint, else the regional one for a location, else "" (the
-// library's global default, secretmanager.googleapis.com:443).
+// tokenSource marks failures to get an access token, so that they are reported as a
+// credentials problem rather than an outage of the service.
+type tokenSource struct{ oauth2.TokenSource }
+
+var errToken = errors.New("no access token from the " + adcHint)
+
+func (t tokenSource) Token() (*oauth2.Token, error) {
+	tok, err := t.TokenSource.Token()
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", errToken, err)
+	}
+	return tok, nil
+}
+
+// endpoint is the configured endpoint, else the regional one for a location, else the
+// global one.
 func endpoint(o Options) string {
 	switch {
 	case o.Endpoint != "":
 		return o.Endpoint
 	case o.Location != "":
-		return "secretmanager." + o.Location + ".rep.googleapis.com:443"
+		return "secretmanager." + o.Location + ".rep.googleapis.com"
 	}
-	return ""
+	return "secretmanager.googleapis.com"
 }
 
 func newBackend(c accessor, o Options, log *zap.Logger) *Backend {
@@ -114,55 +131,90 @@ func (b *Backend) Fetch(ctx context.Context, ref fetcher.Ref) (fetcher.Secret, e
 	if err != nil {
 		return fetcher.Secret{}, fmt.Errorf("%s: %w", ref, err)
 	}
-	var lastTry error
-	resp, err := b.client.AccessSecretVersion(ctx, &secretmanagerpb.AccessSecretVersionRequest{Name: name}, retry(&lastTry))
+	resp, err := b.accessRetrying(ctx, name)
 	if err != nil {
-		if ctxErr := ctx.Err(); ctxErr != nil || errors.Is(err, context.DeadlineExceeded) {
-			if ctxErr == nil {
-				ctxErr = err
-			}
-			if lastTry != nil {
-				return fetcher.Secret{}, fmt.Errorf("%s: reading %s: %w (gave up retrying: %v)", ref, name, ctxErr, classify(lastTry))
-			}
-			return fetcher.Secret{}, fmt.Errorf("%s: reading %s: %w", ref, name, ctxErr)
-		}
-		return fetcher.Secret{}, fmt.Errorf("%s: reading %s: %w", ref, name, classify(err))
+		return fetcher.Secret{}, fmt.Errorf("%s: reading %s: %w", ref, name, err)
 	}
-	payload := resp.GetPayload()
-	data := payload.GetData()
-	if want := payload.DataCrc32C; want != nil && int64(crc32.Checksum(data, crcTable)) != *want {
-		return fetcher.Secret{}, fmt.Errorf("%s: reading %s: %w", ref, resp.GetName(), ErrChecksum)
+	data := resp.Payload.Data
+	if want := resp.Payload.DataCrc32C; want != nil && int64(crc32.Checksum(data, crcTable)) != int64(*want) {
+		return fetcher.Secret{}, fmt.Errorf("%s: reading %s: %w", ref, resp.Name, ErrChecksum)
 	}
 	fields, err := fetcher.ParseJSONObject(data)
 	if err != nil {
-		return fetcher.Secret{}, fmt.Errorf("%s: payload of %s: %w", ref, resp.GetName(), err)
+		return fetcher.Secret{}, fmt.Errorf("%s: payload of %s: %w", ref, resp.Name, err)
 	}
-	v := versionID(resp.GetName())
+	v := versionID(resp.Name)
 	b.log.Debug("accessed secret version", zap.String("name", name), zap.String("version", v),
-		zap.Bool("crc32c_checked", payload.DataCrc32C != nil))
+		zap.Bool("crc32c_checked", resp.Payload.DataCrc32C != nil))
 	return fetcher.Secret{Value: fetcher.NewValue(data), Data: fields, Version: v}, nil
 }
 
-// retry retries what the library retries by default (UNAVAILABLE, RESOURCE_EXHAUSTED) until
-// ctx ends, from a shorter first pause than its 2s, and remembers the last failure: the
-// library reports only the context's error when it gives up, hiding why.
-func retry(last *error) gax.CallOption {
-	return gax.WithRetry(func() gax.Retryer {
-		r := gax.OnCodes([]codes.Code{codes.Unavailable, codes.ResourceExhausted},
-			gax.Backoff{Initial: 250 * time.Millisecond, Max: 10 * time.Second, Multiplier: 2})
-		return retryerFunc(func(err error) (time.Duration, bool) {
-			*last = err
-			return r.Retry(err)
-		})
-	})
+// Retry pauses for UNAVAILABLE and unreachable endpoints: from 250 ms, doubling, at most 10 s.
+const (
+	firstPause = 250 * time.Millisecond
+	maxPause   = 10 * time.Second
+)
+
+// accessRetrying retries what the client library retried by default for this call
+// (UNAVAILABLE, and a connection that fails, which gRPC reports as UNAVAILABLE) until ctx
+// ends, and then names the last failure, not only the context's error. RESOURCE_EXHAUSTED
+// (HTTP 429) is not retried here: it is fetcher.ErrThrottled at once, so the engine's backoff
+// spaces the next attempt instead of this call hammering a quota until its deadline.
+func (b *Backend) accessRetrying(ctx context.Context, name string) (*accessResponse, error) {
+	pause := firstPause
+	for {
+		resp, err := b.client.access(ctx, name)
+		if err == nil {
+			return resp, nil
+		}
+		if ctxErr := ctx.Err(); ctxErr != nil {
+			return nil, giveUp(ctxErr, err)
+		}
+		if !retryable(err) {
+			return nil, classify(err)
+		}
+		t := time.NewTimer(pause)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, giveUp(ctx.Err(), err)
+		case <-t.C:
+		}
+		pause = min(2*pause, maxPause)
+	}
 }
 
-type retryerFunc func(error) (time.Duration, bool)
+// giveUp reports ctx's end with the last failure; a failure that is only the context's own
+// (the call was cut short by it) is not repeated.
+func giveUp(ctxErr, last error) error {
+	if errors.Is(last, context.Canceled) || errors.Is(last, context.DeadlineExceeded) {
+		return ctxErr
+	}
+	return fmt.Errorf("%w (gave up retrying: %v)", ctxErr, classify(last))
+}
 
-func (f retryerFunc) Retry(err error) (time.Duration, bool) { return f(err) }
+// retryable: the service is unavailable, or the endpoint could not be reached or answered
+// nothing. Not a refused token, not a checksum or decoding problem.
+func retryable(err error) bool {
+	var api *apiError
+	if errors.As(err, &api) {
+		return api.Status == "UNAVAILABLE" || api.HTTP == http.StatusServiceUnavailable || api.HTTP == http.StatusBadGateway
+	}
+	if errors.Is(err, errToken) {
+		return false
+	}
+	// Refused, reset or cut connections; not TLS verification or a bad URL, which stay wrong.
+	var opErr *net.OpError
+	return errors.As(err, &opErr) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF)
+}
 
-// Close closes the client's connections.
-func (b *Backend) Close() error { return b.client.Close() }
+// Close releases idle connections.
+func (b *Backend) Close() error {
+	if c, ok := b.client.(*restClient); ok {
+		c.http.CloseIdleConnections()
+	}
+	return nil
+}
 
 // isLoopback reports whether endpoint (host:port) is on this machine: the only place a
 // plaintext endpoint is allowed.

@@ -341,3 +341,24 @@ func TestUnavailableIsRetriedAndNamed(t *testing.T) {
 		t.Fatalf("after the outage: got %q, want x", got)
 	}
 }
+
+// RESOURCE_EXHAUSTED (HTTP 429, the per-project quota) is fetcher.ErrThrottled after one
+// call: the engine's backoff spaces the next attempt, the call does not retry to its deadline.
+func TestResourceExhaustedIsThrottled(t *testing.T) {
+	srv := gcpsm.Start(t)
+	srv.AddVersion(t, "p", "s", []byte(canary))
+	b := newTestBackend(t, srv, Options{Project: "p"})
+	srv.Fail(codes.ResourceExhausted, "Quota exceeded for quota metric 'Access requests' and limit 'Access requests per minute per project'.")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	_, err := b.Fetch(ctx, ref(t, "gcp:s"))
+	if !errors.Is(err, fetcher.ErrThrottled) || !strings.Contains(err.Error(), "RESOURCE_EXHAUSTED") {
+		t.Fatalf("got %v, want fetcher.ErrThrottled naming RESOURCE_EXHAUSTED", err)
+	}
+	if errors.Is(err, fetcher.ErrNotFound) || errors.Is(err, fetcher.ErrPermission) || ctx.Err() != nil {
+		t.Fatalf("got %v (context %v), want throttling only, before the deadline", err, ctx.Err())
+	}
+	if n := srv.Calls("AccessSecretVersion"); n != 1 {
+		t.Fatalf("got %d calls, want 1 (no retry of a quota refusal)", n)
+	}
+}

@@ -67,8 +67,8 @@ func TestEndpoint(t *testing.T) {
 		o    Options
 		want string
 	}{
-		{Options{}, ""},
-		{Options{Location: "europe-west1"}, "secretmanager.europe-west1.rep.googleapis.com:443"},
+		{Options{}, "secretmanager.googleapis.com"},
+		{Options{Location: "europe-west1"}, "secretmanager.europe-west1.rep.googleapis.com"},
 		{Options{Location: "europe-west1", Endpoint: "10.0.0.5:443"}, "10.0.0.5:443"},
 		{Options{Endpoint: "private.googleapis.com:443"}, "private.googleapis.com:443"},
 	} {

@@ -17,8 +17,8 @@ import (
 )
 
 // TLS serves over TLS with a certificate for 127.0.0.1 made at start, as the real endpoint
-// serves only TLS: gRPC sends per-call credentials (access tokens) only over a secure
-// transport, so tests of application default credentials need it.
+// serves only TLS: clients send access tokens only over a secure transport, so tests of
+// application default credentials need it.
 func TLS() Option { return func(s *Server) { s.tls = &tlsConfig{} } }
 
 // RequireAuth refuses calls without an "authorization: Bearer …" header with UNAUTHENTICATED,
@@ -37,7 +37,8 @@ type tlsConfig struct {
 	pool *x509.CertPool
 }
 
-func (c *tlsConfig) serverCreds(t testing.TB) credentials.TransportCredentials {
+// serverConfig makes the certificate and returns the server's TLS configuration.
+func (c *tlsConfig) serverConfig(t testing.TB) *tls.Config {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -63,9 +64,13 @@ func (c *tlsConfig) serverCreds(t testing.TB) credentials.TransportCredentials {
 	c.cert = tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}
 	c.pool = x509.NewCertPool()
 	c.pool.AddCert(leaf)
-	return credentials.NewServerTLSFromCert(&c.cert)
+	return &tls.Config{Certificates: []tls.Certificate{c.cert}, MinVersion: tls.VersionTLS12}
+}
+
+func (c *tlsConfig) clientConfig() *tls.Config {
+	return &tls.Config{RootCAs: c.pool, MinVersion: tls.VersionTLS12}
 }
 
 func (c *tlsConfig) dialOption() grpc.DialOption {
-	return grpc.WithTransportCredentials(credentials.NewTLS(&tls.Config{RootCAs: c.pool, MinVersion: tls.VersionTLS12}))
+	return grpc.WithTransportCredentials(credentials.NewTLS(c.clientConfig()))
 }

@@ -1,6 +1,8 @@
-// Package gcpsm is an in-process Google Secret Manager for tests: a gRPC server implementing
-// secretmanagerpb.SecretManagerServiceServer on 127.0.0.1, which the real client library
-// (cloud.google.com/go/secretmanager/apiv1) reaches with ClientOptions. No emulator of the
+// Package gcpsm is an in-process Google Secret Manager for tests: a server on 127.0.0.1 that
+// answers, on one port as the service's endpoint does, gRPC (secretmanagerpb.
+// SecretManagerServiceServer, which the client library cloud.google.com/go/secretmanager/apiv1
+// reaches with ClientOptions) and the REST form of the reads (GET v1/{name}:access, v1/{name},
+// v1/{parent}/versions; rest.go), which fetcher/gcp uses (HTTPClient for TLS). No emulator of the
 // service exists; this one follows the documented API (the v1 proto comments, the REST
 // reference and the "Data integrity assurance" and regional-secrets pages):
 //
@@ -40,7 +42,7 @@
 //   - Transport and authentication: plaintext without credentials by default; TLS() serves
 //     TLS with a certificate made at start (the service is TLS-only, and gRPC sends tokens
 //     only over TLS); RequireAuth() refuses calls without "authorization: Bearer …" with
-//     UNAUTHENTICATED. ClientOptions fits either. StartMetadata is the metadata server a
+//     UNAUTHENTICATED. ClientOptions (gRPC) and HTTPClient (REST) fit either. StartMetadata is the metadata server a
 //     GKE pod with Workload Identity reaches (GCE_METADATA_HOST), handing out a token.
 //
 // Test hooks beyond the API: SetCRC (corrupt or drop a stored checksum), Fail (every call

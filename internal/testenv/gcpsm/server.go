@@ -5,6 +5,7 @@ import (
 	"errors"
 	"hash/crc32"
 	"net"
+	"net/http"
 	"strconv"
 	"strings"
 	"sync"
@@ -87,22 +88,52 @@ func Start(t testing.TB, opts ...Option) *Server {
 		t.Fatalf("gcpsm: listening: %v", err)
 	}
 	s.Addr = l.Addr().String()
-	serverOpts := []grpc.ServerOption{grpc.UnaryInterceptor(s.intercept)}
-	if s.tls != nil {
-		serverOpts = append(serverOpts, grpc.Creds(s.tls.serverCreds(t)))
-	}
-	g := grpc.NewServer(serverOpts...)
+	g := grpc.NewServer(grpc.UnaryInterceptor(s.intercept))
 	secretmanagerpb.RegisterSecretManagerServiceServer(g, s)
+	// One port serves both forms, as the service's endpoint does: gRPC (HTTP/2, cleartext
+	// with prior knowledge when not TLS) and REST (HTTP/1.1 or HTTP/2).
+	hs := &http.Server{
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.ProtoMajor == 2 && strings.HasPrefix(r.Header.Get("Content-Type"), "application/grpc") {
+				g.ServeHTTP(w, r)
+				return
+			}
+			s.serveREST(w, r)
+		}),
+		Protocols:         new(http.Protocols),
+		ReadHeaderTimeout: 10 * time.Second,
+	}
+	hs.Protocols.SetHTTP1(true)
+	hs.Protocols.SetHTTP2(true)
+	hs.Protocols.SetUnencryptedHTTP2(true)
+	if s.tls != nil {
+		hs.TLSConfig = s.tls.serverConfig(t)
+	}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		_ = g.Serve(l)
+		if s.tls != nil {
+			_ = hs.ServeTLS(l, "", "")
+			return
+		}
+		_ = hs.Serve(l)
 	}()
 	t.Cleanup(func() {
+		_ = hs.Close()
 		g.Stop()
 		<-done
 	})
 	return s
+}
+
+// HTTPClient is a client for the REST form: plain for plaintext servers, trusting the
+// server's certificate for TLS ones. It adds no credentials.
+func (s *Server) HTTPClient() *http.Client {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	if s.tls != nil {
+		t.TLSClientConfig = s.tls.clientConfig()
+	}
+	return &http.Client{Transport: t}
 }
 
 // ClientOptions point the real client library at s. Plaintext servers: its address, no
@@ -119,31 +150,44 @@ func (s *Server) ClientOptions() []option.ClientOption {
 	}
 }
 
-// intercept counts calls and applies Fail.
+// intercept counts gRPC calls and applies Fail and RequireAuth.
 func (s *Server) intercept(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
 	method := info.FullMethod[len("/google.cloud.secretmanager.v1.SecretManagerService/"):]
+	auth := ""
+	if a := metadata.ValueFromIncomingContext(ctx, "authorization"); len(a) > 0 {
+		auth = a[0]
+	}
+	done, err := s.begin(method, auth)
+	defer done()
+	if err != nil {
+		return nil, err
+	}
+	return h(ctx, req)
+}
+
+// begin counts a call of either form and applies Fail and RequireAuth; done ends it.
+func (s *Server) begin(method, auth string) (done func(), err error) {
 	s.mu.Lock()
 	s.calls[method]++
 	s.inFlight++
 	s.maxInFlight = max(s.maxInFlight, s.inFlight)
 	fail := s.failure
-	auth := metadata.ValueFromIncomingContext(ctx, "authorization")
-	if len(auth) > 0 {
-		s.lastAuth = auth[0]
+	if auth != "" {
+		s.lastAuth = auth
 	}
 	s.mu.Unlock()
-	defer func() {
+	done = func() {
 		s.mu.Lock()
 		s.inFlight--
 		s.mu.Unlock()
-	}()
+	}
 	if fail != nil {
-		return nil, fail
+		return done, fail
 	}
-	if s.requireAuth && (len(auth) == 0 || !strings.HasPrefix(auth[0], "Bearer ")) {
-		return nil, status.Error(codes.Unauthenticated, "Request is missing required authentication credential. Expected OAuth 2 access token, login cookie or other valid authentication credential.")
+	if s.requireAuth && !strings.HasPrefix(auth, "Bearer ") {
+		return done, status.Error(codes.Unauthenticated, "Request is missing required authentication credential. Expected OAuth 2 access token, login cookie or other valid authentication credential.")
 	}
-	return h(ctx, req)
+	return done, nil
 }
 
 // Calls returns how many times method (e.g. "AccessSecretVersion") was called.
