@@ -27,7 +27,7 @@ const maxBody = 1 << 20
 type accessResponse struct {
 	Name    string `json:"name"`
 	Payload struct {
-		Data       []byte    `json:"data"`
+		Data       []byte     `json:"data"`
 		DataCrc32C *jsonInt64 `json:"dataCrc32c"`
 	} `json:"payload"`
 }
