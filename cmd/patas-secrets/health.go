@@ -17,13 +17,21 @@ import (
 func healthFlags(fs *pflag.FlagSet) {
 	fs.String("addr", "", "address of the running sidecar (default: the config's listen, else "+config.DefaultListen+")")
 	fs.Duration("timeout", 3*time.Second, "how long to wait for an answer")
+	fs.Bool("ready", false, "ask for readiness (/readyz: outputs fresh within max_staleness) instead of liveness (/healthz)")
 }
 
-// runHealth asks a running `run` whether it is ready: exit 0 when /readyz answers 200. For
-// Docker and ECS health checks in an image with no shell or curl.
+// runHealth asks a running `run` about its health, for Docker, Swarm and ECS health checks
+// in an image with no shell or curl. By default liveness (/healthz): alive and serving the
+// last good outputs, which a backend outage does not change, so an orchestrator that kills
+// on it never replaces a sidecar holding good values. --ready asks /readyz: fresh within
+// max_staleness, for routing and alerting, not for killing. Exit 0 when the answer is 200.
 func runHealth(ctx context.Context, env *cmdEnv) error {
 	addr, _ := env.flags.GetString("addr")
 	timeout, _ := env.flags.GetDuration("timeout")
+	path := "/healthz"
+	if ready, _ := env.flags.GetBool("ready"); ready {
+		path = "/readyz"
+	}
 	if addr == "" {
 		addr = config.DefaultListen
 		if env.configPath != "" {
@@ -43,7 +51,7 @@ func runHealth(ctx context.Context, env *cmdEnv) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+probe+"/readyz", nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+probe+path, nil)
 	if err != nil {
 		return err
 	}

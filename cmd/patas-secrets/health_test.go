@@ -49,9 +49,11 @@ validate: {profile: patas, llm_provider: openai}
 		b, _ := io.ReadAll(resp.Body)
 		return resp.StatusCode, string(b)
 	}
-	waitUntil(t, "/healthz", func() bool { c, _ := get("/healthz"); return c == 200 })
-	if c, body := get("/readyz"); c != 503 || !strings.Contains(body, "not written yet") {
-		t.Errorf("/readyz before the first write: got %d %q, want 503", c, body)
+	waitUntil(t, "the health server", func() bool { c, _ := get("/healthz"); return c != 0 })
+	for _, path := range []string{"/healthz", "/readyz"} {
+		if c, body := get(path); c != 503 || !strings.Contains(body, "not written yet") {
+			t.Errorf("%s before the first write: got %d %q, want 503 (no outputs to serve)", path, c, body)
+		}
 	}
 	if r := runBin(t, nil, "health", "--config", cfg); r.code != exitFailed {
 		t.Errorf("health before ready: got %+v, want exit 1", r)
@@ -68,6 +70,9 @@ validate: {profile: patas, llm_provider: openai}
 	}
 	if r := runBin(t, nil, "health", "--addr", addr); r.code != 0 {
 		t.Errorf("health --addr when ready: got %+v, want exit 0", r)
+	}
+	if r := runBin(t, nil, "health", "--ready", "--addr", addr); r.code != 0 {
+		t.Errorf("health --ready when ready: got %+v, want exit 0", r)
 	}
 
 	_, metrics := get("/metrics")

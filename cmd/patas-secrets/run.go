@@ -23,6 +23,7 @@ func runRun(ctx context.Context, env *cmdEnv) error {
 	}
 	defer closeAll()
 	eng.Metrics = telemetry.NewMetrics(version, eng.Staleness)
+	telemetry.RegisterMaxStaleness(eng.Metrics, eng.MaxStaleness())
 	if cfg.Notify != nil {
 		n, err := notify.New(*cfg.Notify, cfg.Dir, env.log.Named("notify"))
 		if err != nil {
@@ -49,7 +50,9 @@ func runRun(ctx context.Context, env *cmdEnv) error {
 		}
 		errc := make(chan error, 1)
 		served = errc
-		go func() { errc <- telemetry.Serve(ctx, l, telemetry.Handler(eng.Metrics, eng.Ready), env.log) }()
+		go func() {
+			errc <- telemetry.Serve(ctx, l, telemetry.ProbeHandler(eng.Metrics, telemetry.Probes{Alive: eng.Alive, Ready: eng.Ready}), env.log)
+		}()
 	}
 
 	hup := make(chan os.Signal, 1)

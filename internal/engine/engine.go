@@ -51,6 +51,9 @@ type Engine struct {
 	// lastOK is the Unix nanosecond time of the last refresh that wrote every output (0
 	// before the first). Atomic: the health server reads it from its own goroutine.
 	lastOK atomic.Int64
+	// adopted is the Unix nanosecond time of the outputs a previous run left, found at
+	// start (0 when none): the last good generation until this run writes its own.
+	adopted atomic.Int64
 }
 
 // Notifier tells the application that its secrets changed (signal, command, HTTP).

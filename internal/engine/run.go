@@ -2,7 +2,6 @@ package engine
 
 import (
 	"context"
-	"fmt"
 	"math/rand/v2"
 	"sync"
 	"time"
@@ -80,6 +79,7 @@ func (e *Engine) Run(ctx context.Context, external <-chan Reason) error {
 		}
 	}()
 
+	e.adoptOutputs()
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	failures := 0
@@ -155,27 +155,6 @@ func (e *Engine) backoff(failures int) time.Duration {
 
 func (e *Engine) interval() time.Duration     { return time.Duration(e.cfg.Refresh.Interval) }
 func (e *Engine) maxStaleness() time.Duration { return time.Duration(e.cfg.Refresh.MaxStaleness) }
-
-// Staleness is the time since the last successful refresh, or since start before the
-// first. Safe to call from any goroutine.
-func (e *Engine) Staleness() time.Duration {
-	if ok := e.lastOK.Load(); ok != 0 {
-		return time.Since(time.Unix(0, ok))
-	}
-	return time.Since(e.started)
-}
-
-// Ready reports whether every output has been written and the last successful refresh is
-// no older than max_staleness, with the reason when it is not. Safe from any goroutine.
-func (e *Engine) Ready() (bool, string) {
-	if e.lastOK.Load() == 0 {
-		return false, "outputs not written yet"
-	}
-	if s := e.Staleness(); s > e.maxStaleness() {
-		return false, fmt.Sprintf("last successful refresh %s ago, more than max_staleness %s", s.Round(time.Second), e.maxStaleness())
-	}
-	return true, "ok"
-}
 
 // jitter returns d spread uniformly over d±frac·d.
 func jitter(d time.Duration, frac float64) time.Duration {

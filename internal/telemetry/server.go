@@ -15,14 +15,34 @@ import (
 // ReadyFunc reports readiness and, when not ready, why.
 type ReadyFunc func() (bool, string)
 
+// Probes answer the two health questions. A nil Alive means "the process answers".
+type Probes struct {
+	Alive ReadyFunc // liveness, /healthz: serving the last good outputs; never fails for staleness
+	Ready ReadyFunc // readiness, /readyz: those outputs are fresh (within max_staleness)
+}
+
 // Handler serves /healthz (the process is alive), /readyz (ready() holds) and /metrics.
 func Handler(m *Metrics, ready ReadyFunc) http.Handler {
+	return ProbeHandler(m, Probes{Ready: ready})
+}
+
+// ProbeHandler serves /healthz (p.Alive), /readyz (p.Ready) and /metrics. The body says why.
+func ProbeHandler(m *Metrics, p Probes) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
-		fmt.Fprintln(w, "ok")
+		if p.Alive == nil {
+			fmt.Fprintln(w, "ok")
+			return
+		}
+		ok, why := p.Alive()
+		if !ok {
+			http.Error(w, "not alive: "+why, http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "alive: "+why)
 	})
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
-		ok, why := ready()
+		ok, why := p.Ready()
 		if !ok {
 			http.Error(w, "not ready: "+why, http.StatusServiceUnavailable)
 			return
