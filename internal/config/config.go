@@ -20,6 +20,9 @@ type Config struct {
 	Listen      string             `yaml:"listen"`
 	Validation  Validation         `yaml:"validate"`
 	Hygiene     Hygiene            `yaml:"hygiene"`
+	// StateDir holds what the engine remembers between runs (overlap windows). Only the
+	// sidecar may write it: never the shared output volume. Default: StateDirDefault().
+	StateDir string `yaml:"state_dir"`
 
 	// Dir is the directory of the config file; relative paths in it are relative to Dir.
 	Dir string `yaml:"-"`

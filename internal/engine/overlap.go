@@ -2,18 +2,12 @@ package engine
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
-	"go.uber.org/zap"
-
 	"github.com/patas/patas-secrets/fetcher"
-	"github.com/patas/patas-secrets/sinks"
 )
 
 // Overlap windows (the guide's "during transition, both keys active"): for an entry with
@@ -25,45 +19,6 @@ import (
 // after a pod restart. Otherwise the engine remembers the previous value itself, in a state
 // file beside the first output (same tmpfs, same sensitivity, mode 0600), which survives a
 // sidecar restart but not the loss of that volume.
-
-// overlapMemo is what the engine remembers of one overlap entry.
-type overlapMemo struct {
-	Current  string    `json:"current"`
-	Previous string    `json:"previous,omitempty"`
-	Since    time.Time `json:"since,omitzero"` // when Current replaced Previous
-}
-
-// stateFileName is the overlap state file, in the directory of the first output.
-const stateFileName = ".patas-secrets-overlap.json"
-
-func (e *Engine) statePath() string {
-	return filepath.Join(filepath.Dir(filepath.Clean(e.sinks[0].Path())), stateFileName)
-}
-
-// loadOverlapState reads the state file once; a missing or unreadable file starts empty.
-func (e *Engine) loadOverlapState() {
-	if e.overlap != nil {
-		return
-	}
-	e.overlap = map[string]overlapMemo{}
-	b, err := os.ReadFile(e.statePath())
-	if err != nil {
-		return
-	}
-	if err := json.Unmarshal(b, &e.overlap); err != nil {
-		e.log.Warn("ignoring an unreadable overlap state file", zap.String("path", e.statePath()))
-		e.overlap = map[string]overlapMemo{}
-	}
-}
-
-func (e *Engine) saveOverlapState(state map[string]overlapMemo) error {
-	b, err := json.Marshal(state)
-	if err != nil {
-		return err
-	}
-	_, err = sinks.WriteAtomic(e.statePath(), b, sinks.FileOptions{Mode: 0o600, UID: -1, GID: -1})
-	return err
-}
 
 // fetchPrevious reads, for every overlap entry whose backend keeps versions and whose
 // current version is younger than its window, the version before it.
@@ -104,10 +59,11 @@ func (e *Engine) applyOverlap(en entry, cur fetcher.Value, curSecret fetcher.Sec
 	window := time.Duration(en.cfg.Overlap)
 	now := time.Now()
 	curText := string(cur.Reveal())
+	none := func(v fetcher.Value) bool { return v.Len() == 0 }
 
 	// The backend's own history, when it has one.
 	if p, ok := prev[en.ref.Source().String()]; ok {
-		next[en.cfg.Env] = overlapMemo{Current: curText}
+		next[en.cfg.Env] = overlapMemo{Current: cur}
 		if p.Err != nil {
 			if errors.Is(p.Err, fetcher.ErrNotFound) {
 				return cur, nil
@@ -126,19 +82,19 @@ func (e *Engine) applyOverlap(en entry, cur fetcher.Value, curSecret fetcher.Sec
 	memo, known := e.overlap[en.cfg.Env]
 	switch {
 	case !known:
-		memo = overlapMemo{Current: curText}
-	case memo.Current != curText:
-		memo = overlapMemo{Current: curText, Previous: memo.Current, Since: now}
+		memo = overlapMemo{Current: cur}
+	case !memo.Current.Equal(cur):
+		memo = overlapMemo{Current: cur, Previous: memo.Current, Since: now}
 	}
-	if memo.Previous != "" && now.Sub(memo.Since) >= window {
-		memo.Previous, memo.Since = "", time.Time{}
+	if !none(memo.Previous) && now.Sub(memo.Since) >= window {
+		memo.Previous, memo.Since = fetcher.Value{}, time.Time{}
 	}
 	next[en.cfg.Env] = memo
-	if memo.Previous == "" {
+	if none(memo.Previous) {
 		return cur, nil
 	}
 	setDeadline(deadline, memo.Since.Add(window))
-	return fetcher.StringValue(unionList(memo.Previous, curText)), nil
+	return fetcher.StringValue(unionList(string(memo.Previous.Reveal()), curText)), nil
 }
 
 func valueOf(s fetcher.Secret, key string) (fetcher.Value, error) {

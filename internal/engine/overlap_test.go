@@ -75,7 +75,9 @@ func TestOverlapFromBackendVersions(t *testing.T) {
 }
 
 func TestOverlapRemembered(t *testing.T) {
-	e, f, out, _ := setup(t, "  - env: API_KEYS\n    ref: f:keys\n    overlap: 3s\n", "refresh: {interval: 1h, watch: false}\n")
+	stateDir := filepath.Join(t.TempDir(), "state")
+	extra := "refresh: {interval: 1h, watch: false}\nstate_dir: " + stateDir + "\n"
+	e, f, out, _ := setup(t, "  - env: API_KEYS\n    ref: f:keys\n    overlap: 3s\n", extra)
 	f.put("keys", "old-key:ns")
 	external := make(chan Reason, 1)
 	stop := runInBackground(t, e, external)
@@ -87,14 +89,17 @@ func TestOverlapRemembered(t *testing.T) {
 
 	// A restarted sidecar still inside the window keeps both keys (state file), then drops
 	// the old one when the window closes, with no trigger but the window's end.
-	st, err := os.Stat(filepath.Join(filepath.Dir(out), stateFileName))
+	st, err := os.Stat(e.statePath())
 	if err != nil {
 		t.Fatalf("state file: %v", err)
 	}
-	if st.Mode().Perm() != 0o600 {
-		t.Errorf("state file mode %o, want 0600", st.Mode().Perm())
+	if st.Mode().Perm() != 0o600 || filepath.Dir(e.statePath()) != stateDir {
+		t.Errorf("state file %s mode %o, want 0600 in %s", e.statePath(), st.Mode().Perm(), stateDir)
 	}
-	e2, _, _, _ := setup(t, "  - env: API_KEYS\n    ref: f:keys\n    overlap: 3s\n", "refresh: {interval: 1h, watch: false}\n")
+	if left, _ := filepath.Glob(filepath.Join(filepath.Dir(out), ".patas-secrets*")); len(left) != 0 {
+		t.Errorf("state beside the output: %v", left)
+	}
+	e2, _, _, _ := setup(t, "  - env: API_KEYS\n    ref: f:keys\n    overlap: 3s\n", extra)
 	e2.backends["f"] = f
 	e2.sinks = e.sinks
 	e2.cfg.Outputs = e.cfg.Outputs

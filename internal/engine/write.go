@@ -63,11 +63,8 @@ func (e *Engine) refreshOnce(ctx context.Context, why Reason) error {
 	if err != nil {
 		return err
 	}
-	if e.pendingOverlap != nil && fmt.Sprint(e.pendingOverlap) != fmt.Sprint(e.overlap) {
-		if err := e.saveOverlapState(e.pendingOverlap); err != nil {
-			// The outputs are right; only a restart would forget an open window.
-			e.log.Warn("cannot save the overlap state", zap.String("path", e.statePath()), zap.Error(err))
-		}
+	if e.pendingOverlap != nil && !sameOverlap(e.pendingOverlap, e.overlap) {
+		e.saveOverlapState(e.pendingOverlap)
 		e.overlap = e.pendingOverlap
 	}
 	now := time.Now()
