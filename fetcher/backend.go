@@ -56,9 +56,13 @@ type Result struct {
 
 // Versioned is implemented by backends that keep earlier versions of a secret (Vault KV v2,
 // AWS stages, GCP versions). The engine uses it for overlap windows: while a rotation is
-// recent, a list-valued variable holds the previous version's items too.
+// recent, a list-valued variable holds the previous version's items too, even in a sidecar
+// that never saw the previous version (a pod started mid-window on a fresh volume).
 type Versioned interface {
-	// PreviousVersion returns the version (as written after '@' in a ref) of the version
-	// before current, which was read from ref, or false when there is none.
-	PreviousVersion(ref Ref, current Secret) (string, bool)
+	// Previous reads the version that was current before current, which was just read from
+	// ref (a ref without a version). The answer carries that version's Version and Created.
+	// It returns an error wrapping ErrNotFound when there is no earlier readable version (a
+	// first version; every earlier one deleted or destroyed), and errors.ErrUnsupported when
+	// ref names a kind of secret that keeps no history (a KV version 1 mount, an SSM path).
+	Previous(ctx context.Context, ref Ref, current Secret) (Secret, error)
 }

@@ -13,3 +13,8 @@ var (
 // ErrThrottled means the backend kept refusing for rate reasons (HTTP 429, AWS
 // ThrottlingException) after the backend's own bounded retries.
 var ErrThrottled = errors.New("throttled")
+
+// ErrMissingKey means the secret exists but has no field of the name a ref's #key gives. It is
+// not ErrNotFound: an optional entry tolerates a missing secret, never a mistyped key. The
+// error names the key and the keys present (names only, never values).
+var ErrMissingKey = errors.New("no key")

@@ -12,14 +12,15 @@ import (
 // expand cannot apply to it.
 var ErrNoFields = errors.New("secret is not a JSON object (no fields to select)")
 
-// Field returns the field key of s.
+// Field returns the field key of s. A key s lacks is ErrMissingKey, not ErrNotFound: the
+// secret was found.
 func (s Secret) Field(key string) (Value, error) {
 	if s.Data == nil {
 		return Value{}, ErrNoFields
 	}
 	v, ok := s.Data[key]
 	if !ok {
-		return Value{}, fmt.Errorf("no key %q (keys: %s): %w", key, s.keyList(), ErrNotFound)
+		return Value{}, fmt.Errorf("%w %q in the secret (keys present: %s)", ErrMissingKey, key, s.keyList())
 	}
 	return v, nil
 }

@@ -73,8 +73,8 @@ func TestParseJSONObject(t *testing.T) {
 
 func TestFieldAndWhole(t *testing.T) {
 	s := Secret{Data: map[string]Value{"a": StringValue("1")}}
-	if _, err := s.Field("b"); !errors.Is(err, ErrNotFound) || !strings.Contains(err.Error(), `"a"`) {
-		t.Errorf("Field(b): got %v, want ErrNotFound listing the keys", err)
+	if _, err := s.Field("b"); !errors.Is(err, ErrMissingKey) || errors.Is(err, ErrNotFound) || !strings.Contains(err.Error(), `"a"`) || !strings.Contains(err.Error(), `"b"`) {
+		t.Errorf("Field(b): got %v, want ErrMissingKey (not ErrNotFound) naming b and listing the keys", err)
 	}
 	if _, err := s.Whole(); err == nil || !strings.Contains(err.Error(), "#key") {
 		t.Errorf("Whole() on a key/value secret: got %v, want advice to use #key", err)

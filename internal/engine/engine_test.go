@@ -175,7 +175,7 @@ func TestResolveErrorsNameTheEntry(t *testing.T) {
 		prep                func(*fake)
 	}{
 		{"missing file", "  - env: A\n    ref: f:a\n", "secrets[0] (A): f:a: secret not found", nil},
-		{"missing key", "  - env: A\n    ref: f:a#nope\n", `secrets[0] (A): f:a#nope: no key "nope" (keys: ["k"])`, func(f *fake) { f.put("a", `{"k":"v"}`) }},
+		{"missing key", "  - env: A\n    ref: f:a#nope\n", `secrets[0] (A): f:a#nope: no key "nope" in the secret (keys present: ["k"])`, func(f *fake) { f.put("a", `{"k":"v"}`) }},
 		{"key of a plain secret", "  - env: A\n    ref: f:a#k\n", "not a JSON object", func(f *fake) { f.put("a", "plain") }},
 		{"whole of an object is fine", "  - env: A\n    ref: f:a\n  - env: B\n    ref: f:b\n", "secrets[1] (B)", func(f *fake) { f.put("a", `{"k":"v"}`) }},
 		{"empty value", "  - env: A\n    ref: f:a\n", "value is empty", func(f *fake) { f.put("a", "") }},

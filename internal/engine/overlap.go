@@ -21,7 +21,8 @@ import (
 // sidecar restart but not the loss of that volume.
 
 // fetchPrevious reads, for every overlap entry whose backend keeps versions and whose
-// current version is younger than its window, the version before it.
+// current version is younger than its window, the version before it. A backend that keeps
+// no history for that secret (errors.ErrUnsupported) leaves the entry to the state file.
 func (e *Engine) fetchPrevious(ctx context.Context, results map[string]fetcher.Result) map[string]fetcher.Result {
 	prev := map[string]fetcher.Result{}
 	now := time.Now()
@@ -29,25 +30,28 @@ func (e *Engine) fetchPrevious(ctx context.Context, results map[string]fetcher.R
 		if en.cfg.Overlap == 0 || en.tmpl != nil {
 			continue
 		}
-		cur := results[en.ref.Source().String()]
-		v, ok := e.backends[en.ref.Backend].(fetcher.Versioned)
-		if cur.Err != nil || !ok || cur.Secret.Created.IsZero() || now.Sub(cur.Secret.Created) >= time.Duration(en.cfg.Overlap) {
-			continue
-		}
-		version, ok := v.PreviousVersion(en.ref.Source(), cur.Secret)
-		if !ok {
-			continue
-		}
 		src := en.ref.Source()
-		src.Version = version
+		cur := results[src.String()]
+		v, ok := e.backends[src.Backend].(fetcher.Versioned)
+		if cur.Err != nil || !ok || src.Version != "" || cur.Secret.Created.IsZero() || now.Sub(cur.Secret.Created) >= time.Duration(en.cfg.Overlap) {
+			continue
+		}
 		if _, done := prev[src.String()]; done {
 			continue
 		}
 		fctx, cancel := context.WithTimeout(ctx, e.FetchTimeout)
-		s, err := e.backends[src.Backend].Fetch(fctx, src)
+		s, err := v.Previous(fctx, src, cur.Secret)
 		cancel()
-		e.audit(src, fetcher.Result{Secret: s, Err: err})
-		prev[en.ref.Source().String()] = fetcher.Result{Secret: s, Err: err}
+		if errors.Is(err, errors.ErrUnsupported) {
+			continue
+		}
+		read := src
+		read.Version = "previous"
+		if err == nil && s.Version != "" {
+			read.Version = s.Version
+		}
+		e.audit(read, fetcher.Result{Secret: s, Err: err})
+		prev[src.String()] = fetcher.Result{Secret: s, Err: err}
 	}
 	return prev
 }

@@ -39,9 +39,13 @@ func (v *versioned) Fetch(ctx context.Context, r fetcher.Ref) (fetcher.Secret, e
 	return v.versions[n-1], nil
 }
 
-func (v *versioned) PreviousVersion(_ fetcher.Ref, cur fetcher.Secret) (string, bool) {
+func (v *versioned) Previous(ctx context.Context, r fetcher.Ref, cur fetcher.Secret) (fetcher.Secret, error) {
 	n, _ := strconv.Atoi(cur.Version)
-	return strconv.Itoa(n - 1), n > 1
+	if n <= 1 {
+		return fetcher.Secret{}, fetcher.ErrNotFound
+	}
+	r.Version = strconv.Itoa(n - 1)
+	return v.Fetch(ctx, r)
 }
 
 func TestOverlapFromBackendVersions(t *testing.T) {
