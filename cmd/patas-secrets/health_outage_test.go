@@ -28,7 +28,7 @@ func TestHealthLivenessThroughOutage(t *testing.T) {
 secrets:
   - {env: API_KEYS, ref: "src:api_keys"}
 outputs: [{format: dotenv, path: out/secrets.env}]
-refresh: {interval: 1s, jitter: 0%, watch: false, max_staleness: 2s}
+refresh: {interval: 1s, jitter: 0%, watch: false, max_staleness: 2s, read_timeout: 500ms}
 listen: `+addr+`
 `, map[string]string{"api_keys": canary + ":ns"})
 	cfg := filepath.Join(dir, "patas.yaml")

@@ -37,6 +37,9 @@ type Secret struct {
 	Template string `yaml:"template"`
 	Optional bool   `yaml:"optional"`
 	Fallback string `yaml:"fallback"`
+	// Hygiene false exempts the entry's variables from the hygiene value checks: for
+	// settings (a provider name, a model) that are not secrets. Default true.
+	Hygiene *bool `yaml:"hygiene"`
 	// Overlap keeps the previous comma-separated items of a rotated list (API_KEYS) beside
 	// the current ones for this long after a rotation.
 	Overlap Duration `yaml:"overlap"`
@@ -87,6 +90,8 @@ type Refresh struct {
 	Jitter       *Percent `yaml:"jitter"`
 	Watch        *bool    `yaml:"watch"`
 	MaxStaleness Duration `yaml:"max_staleness"`
+	// ReadTimeout bounds one backend read (or one batch) of a refresh (default 30s).
+	ReadTimeout Duration `yaml:"read_timeout"`
 }
 
 // Validation lists checks on the final set of variables, run before anything is written.
@@ -105,8 +110,9 @@ var Profiles = []string{"patas"}
 // Hygiene sets the production checks on secret age and strength. They warn (log and
 // metric); they never block a refresh.
 type Hygiene struct {
-	MaxAge    Duration `yaml:"max_age"`    // default 90d: the guide's rotation period
-	MinLength int      `yaml:"min_length"` // default 16
+	MaxAge Duration `yaml:"max_age"` // default 90d: the guide's rotation period
+	// MinLength: shorter values are flagged too_short; 0 turns that check off. Default 16.
+	MinLength *int `yaml:"min_length"`
 	// AllowInlineValues lets a production template hold a literal password.
 	AllowInlineValues bool `yaml:"allow_inline_values"`
 }
@@ -119,6 +125,7 @@ const (
 	DefaultListen       = "127.0.0.1:9102"
 	DefaultMaxAge       = 90 * 24 * time.Hour
 	DefaultMinLength    = 16
+	DefaultReadTimeout  = 30 * time.Second
 )
 
 // ListenDisabled is the listen value that turns the health and metrics server off.
@@ -140,3 +147,22 @@ func (r Refresh) JitterFraction() float64 {
 	}
 	return float64(*r.Jitter)
 }
+
+// MinLengthOrDefault is hygiene.min_length, 16 when absent; 0 means the length check is off.
+func (h Hygiene) MinLengthOrDefault() int {
+	if h.MinLength == nil {
+		return DefaultMinLength
+	}
+	return *h.MinLength
+}
+
+// ReadTimeoutOrDefault is refresh.read_timeout, 30s when absent.
+func (r Refresh) ReadTimeoutOrDefault() time.Duration {
+	if r.ReadTimeout <= 0 {
+		return DefaultReadTimeout
+	}
+	return time.Duration(r.ReadTimeout)
+}
+
+// HygieneApplies reports whether the hygiene value checks apply to the entry's variables.
+func (s Secret) HygieneApplies() bool { return s.Hygiene == nil || *s.Hygiene }

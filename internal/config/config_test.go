@@ -128,7 +128,10 @@ func TestValidateRules(t *testing.T) {
 		{"bad duration", base + "refresh: {interval: 5 minutes}\n", `want a duration such as "30s"`},
 		{"interval too short", base + "refresh: {interval: 10ms}\n", "refresh.interval: must be at least 1s"},
 		{"bad jitter", base + "refresh: {jitter: 10}\n", "want a percentage"},
-		{"staleness below interval", base + "refresh: {interval: 1h, max_staleness: 5m}\n", "refresh.max_staleness: must be at least the interval"},
+		{"staleness below interval", base + "refresh: {interval: 1h, max_staleness: 5m}\n", "refresh.max_staleness: must exceed interval × (1 + jitter) + read_timeout"},
+		{"staleness equal to the interval", base + "refresh: {interval: 5m, max_staleness: 5m}\n", "refresh.max_staleness: must exceed interval × (1 + jitter) + read_timeout (5m0s × 1.10 + 30s = 6m0s), got 5m0s"},
+		{"staleness without room for a read", base + "refresh: {interval: 1s, jitter: 0%, max_staleness: 2s}\n", "refresh.max_staleness: must exceed"},
+		{"negative read_timeout", base + "refresh: {read_timeout: -1s}\n", "refresh.read_timeout: must not be negative"},
 		{"unknown environment", "environment: prod\n" + base, `environment: unknown environment "prod"`},
 		{"required variable not produced", base + "validate: {required: [DATABASE_URL]}\n", "validate.required[0]: DATABASE_URL is not produced"},
 		{"notify without target", base + "notify: {debounce: 2s}\n", "notify: needs at least one of signal, command or http"},
@@ -222,5 +225,25 @@ func TestExpandListsValidation(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("%s: got %v, want %q", tt.secrets, err, tt.want)
 		}
+	}
+}
+
+// TestStalenessAndMinLengthDefaults: min_length 0 stays 0 (off), absent is 16; an absent
+// max_staleness leaves room for two cycles of a long interval.
+func TestStalenessAndMinLengthDefaults(t *testing.T) {
+	cfg := "backends: {f: {type: file, dir: d}}\nsecrets: [{env: A, ref: f:a}]\noutputs: [{format: dotenv, path: a.env}]\n"
+	c, err := Parse([]byte(cfg+"hygiene: {min_length: 0}\nrefresh: {interval: 1h}\n"), "/x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.Hygiene.MinLengthOrDefault(); got != 0 {
+		t.Errorf("min_length: 0 became %d, want 0 (off)", got)
+	}
+	if got, want := time.Duration(c.Refresh.MaxStaleness), 2*66*time.Minute+DefaultReadTimeout; got != want {
+		t.Errorf("default max_staleness for a 1h interval: got %s, want %s", got, want)
+	}
+	c, _ = Parse([]byte(cfg), "/x")
+	if got := c.Hygiene.MinLengthOrDefault(); got != DefaultMinLength {
+		t.Errorf("absent min_length: got %d, want %d", got, DefaultMinLength)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -91,11 +92,10 @@ func (c *Config) applyDefaults() {
 	if c.Hygiene.MaxAge == 0 {
 		c.Hygiene.MaxAge = Duration(DefaultMaxAge)
 	}
-	if c.Hygiene.MinLength == 0 {
-		c.Hygiene.MinLength = DefaultMinLength
-	}
 	if c.Refresh.MaxStaleness == 0 {
-		c.Refresh.MaxStaleness = Duration(DefaultMaxStaleness)
+		// 1h, or room for two refresh cycles when the interval is long.
+		iv := time.Duration(c.Refresh.Interval)
+		c.Refresh.MaxStaleness = Duration(max(DefaultMaxStaleness, 2*time.Duration(float64(iv)*(1+c.Refresh.JitterFraction()))+c.Refresh.ReadTimeoutOrDefault()))
 	}
 }
 

@@ -36,8 +36,8 @@ func (c *Config) Validate() Problems {
 	if pr := c.Validation.Profile; pr != "" && !slices.Contains(Profiles, pr) {
 		p.Add("validate.profile", "unknown profile %q (profiles: %s)", pr, strings.Join(Profiles, ", "))
 	}
-	if c.Hygiene.MinLength < 0 {
-		p.Add("hygiene.min_length", "must be 0 or more")
+	if c.Hygiene.MinLength != nil && *c.Hygiene.MinLength < 0 {
+		p.Add("hygiene.min_length", "must be 0 or more (0 turns the length check off)")
 	}
 	c.validateInlineValues(&p)
 	for i, name := range c.Validation.Required {
@@ -226,8 +226,16 @@ func (c *Config) validateRefresh(p *Problems) {
 	if d := time.Duration(c.Refresh.Interval); d < time.Second {
 		p.Add("refresh.interval", "must be at least 1s, got %s", d)
 	}
-	if s := time.Duration(c.Refresh.MaxStaleness); s < time.Duration(c.Refresh.Interval) {
-		p.Add("refresh.max_staleness", "must be at least the interval (%s), got %s", time.Duration(c.Refresh.Interval), s)
+	if c.Refresh.ReadTimeout < 0 {
+		p.Add("refresh.read_timeout", "must not be negative")
+	}
+	// A healthy sidecar's outputs can be as old as the longest wait between refreshes plus
+	// the longest read: a smaller max_staleness makes readiness flap.
+	iv := time.Duration(c.Refresh.Interval)
+	least := time.Duration(float64(iv)*(1+c.Refresh.JitterFraction())) + c.Refresh.ReadTimeoutOrDefault()
+	if s := time.Duration(c.Refresh.MaxStaleness); s <= least {
+		p.Add("refresh.max_staleness", "must exceed interval × (1 + jitter) + read_timeout (%s × %.2f + %s = %s), got %s; readiness would flap between refreshes",
+			iv, 1+c.Refresh.JitterFraction(), c.Refresh.ReadTimeoutOrDefault(), least, s)
 	}
 }
 

@@ -81,7 +81,7 @@ func New(cfg *config.Config, backends map[string]fetcher.Backend, log *zap.Logge
 		backends:     backends,
 		sources:      map[string][]fetcher.Ref{},
 		log:          log,
-		FetchTimeout: 30 * time.Second,
+		FetchTimeout: cfg.Refresh.ReadTimeoutOrDefault(),
 		started:      time.Now(),
 		Concurrency:  8,
 	}

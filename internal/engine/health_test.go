@@ -27,7 +27,7 @@ func TestAliveAdoptsOutputsOfAPreviousRun(t *testing.T) {
 		{"stale output", ptr("A='old'\n"), time.Hour, true, false, "previous run"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			e, f, out, _ := setup(t, "  - env: A\n    ref: f:a\n", "refresh: {interval: 1m, watch: false, max_staleness: 1m}\n")
+			e, f, out, _ := setup(t, "  - env: A\n    ref: f:a\n", "refresh: {interval: 1m, watch: false, max_staleness: 2m}\n")
 			f.fail("a", errors.New("503 service unavailable"))
 			if tc.existing != nil {
 				if err := os.WriteFile(out, []byte(*tc.existing), 0o600); err != nil {

@@ -15,13 +15,18 @@ import (
 
 // checkHygiene, in production, flags weak values and secrets older than max_age. It warns
 // (a log line when the set of findings changes, and a metric); it never blocks a refresh.
-func (e *Engine) checkHygiene(snap sinks.Snapshot, results map[string]fetcher.Result) {
+// Variables that are settings, not secrets (an entry's hygiene: false, or a name the
+// validation profile knows as a setting, such as LLM_PROVIDER), are not judged.
+func (e *Engine) checkHygiene(snap sinks.Snapshot, results map[string]fetcher.Result, settings map[string]bool) {
 	if !e.cfg.IsProduction() {
 		return
 	}
 	var findings []hygiene.Finding
 	for _, v := range snap.Vars {
-		findings = append(findings, hygiene.CheckValue(v.Name, v.Value.Reveal(), e.cfg.Hygiene.MinLength)...)
+		if settings[v.Name] || e.cfg.IsSetting(v.Name) {
+			continue
+		}
+		findings = append(findings, hygiene.CheckValue(v.Name, v.Value.Reveal(), e.cfg.Hygiene.MinLengthOrDefault())...)
 	}
 	now := time.Now()
 	for src, r := range results {

@@ -63,6 +63,7 @@ func (e *Engine) Resolve(ctx context.Context) (sinks.Snapshot, error) {
 		vars     []sinks.Var
 		where    = map[string]string{} // variable -> entry that set it, for duplicate errors
 		fallback []entry
+		settings = map[string]bool{} // variables of entries with hygiene: false
 	)
 	set := func(en entry, name string, v fetcher.Value) {
 		if prev, dup := where[name]; dup {
@@ -70,6 +71,9 @@ func (e *Engine) Resolve(ctx context.Context) (sinks.Snapshot, error) {
 			return
 		}
 		where[name] = en.name()
+		if !en.cfg.HygieneApplies() {
+			settings[name] = true
+		}
 		vars = append(vars, sinks.Var{Name: name, Value: v})
 	}
 	for _, en := range e.entries {
@@ -153,7 +157,7 @@ func (e *Engine) Resolve(ctx context.Context) (sinks.Snapshot, error) {
 	if len(errs) > 0 {
 		return sinks.Snapshot{}, joinErrors(errs)
 	}
-	e.checkHygiene(snap, results)
+	e.checkHygiene(snap, results, settings)
 	e.pendingOverlap, e.overlapEnds = nextOverlap, overlapEnds
 	return snap, nil
 }

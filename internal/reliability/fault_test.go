@@ -77,7 +77,7 @@ outputs:
   - {format: dotenv, path: out/secrets.env, mode: "0440"}
   - {format: json, path: out/secrets.json, mode: "0440"}
   - {format: files, path: out/files, mode: "0440"}
-refresh: {interval: `+faultInterval.String()+`, jitter: "10%", max_staleness: `+faultMaxStaleness.String()+`, watch: false}
+refresh: {interval: `+faultInterval.String()+`, jitter: "10%", max_staleness: `+faultMaxStaleness.String()+`, read_timeout: `+faultFetchTimeout.String()+`, watch: false}
 `, map[string]fetcher.Backend{tg.name: tg.backend}, faultFetchTimeout)
 	paths := []string{filepath.Join(dir, "out/secrets.env"), filepath.Join(dir, "out/secrets.json"), filepath.Join(dir, "out/files/API_KEY")}
 	landed := func(value string) func() bool {
