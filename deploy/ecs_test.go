@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -36,6 +37,9 @@ type ecsContainer struct {
 		ContainerPath string `json:"containerPath"`
 		ReadOnly      bool   `json:"readOnly"`
 	} `json:"mountPoints"`
+	RestartPolicy *struct {
+		Enabled bool `json:"enabled"`
+	} `json:"restartPolicy"`
 	LogConfiguration *struct {
 		LogDriver string            `json:"logDriver"`
 		Options   map[string]string `json:"options"`
@@ -166,9 +170,71 @@ func checkECSContainers(t *testing.T, td ecsTaskDefinition) {
 	if hc.Timeout >= hc.Interval {
 		t.Errorf("healthCheck timeout %d is not below interval %d", hc.Timeout, hc.Interval)
 	}
+	// Liveness, never readiness: ECS replaces a task whose essential container is unhealthy.
+	if slices.Contains(hc.Command, "--ready") {
+		t.Errorf("healthCheck.command %q asks readiness: a backend outage would replace tasks holding good values", hc.Command)
+	}
+	// Without a restart policy, any exit of the essential sidecar stops the whole task.
+	if sidecar.RestartPolicy == nil || !sidecar.RestartPolicy.Enabled {
+		t.Errorf("patas-secrets: restartPolicy %+v, want enabled", sidecar.RestartPolicy)
+	}
 	app := byName["patas"]
 	if len(app.EntryPoint) < 2 || app.EntryPoint[1] != "exec" {
 		t.Errorf("patas entryPoint: got %q, want patas-secrets exec", app.EntryPoint)
+	}
+	// PATAS runs as its own uid, with the sidecar's group to read the 0440 env file (ECS has
+	// no supplementary groups).
+	if uid, gid, _ := strings.Cut(app.User, ":"); uid == "" || uid == "0" || uid == "65532" || gid != "65532" {
+		t.Errorf("patas user: got %q, want its own non-root uid with the sidecar's group, UID:65532", app.User)
+	}
+	for _, c := range td.ContainerDefinitions {
+		// The stock execution role (AmazonECSTaskExecutionRolePolicy) cannot create a log group.
+		if c.LogConfiguration != nil && c.LogConfiguration.Options["awslogs-create-group"] == "true" {
+			t.Errorf("%s: awslogs-create-group needs logs:CreateLogGroup on the execution role; create the group beforehand", c.Name)
+		}
+	}
+}
+
+// TestECSPolicies checks the IAM policies the ECS docs point to: the task role can decrypt
+// with a customer-managed key (through Secrets Manager only), the execution role writes to
+// the pre-created log group.
+func TestECSPolicies(t *testing.T) {
+	type statement struct {
+		Action    []string       `json:"Action"`
+		Resource  any            `json:"Resource"`
+		Condition map[string]any `json:"Condition"`
+	}
+	read := func(name string) []statement {
+		data, err := os.ReadFile(filepath.Join(repoRoot(t), "deploy", "ecs", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var doc struct{ Statement []statement }
+		if err := json.Unmarshal(data, &doc); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		return doc.Statement
+	}
+	has := func(sts []statement, action string) *statement {
+		for i, s := range sts {
+			if slices.Contains(s.Action, action) {
+				return &sts[i]
+			}
+		}
+		return nil
+	}
+	task := read("iam-task-role-policy.json")
+	if s := has(task, "kms:Decrypt"); s == nil || s.Condition == nil {
+		t.Errorf("iam-task-role-policy.json: want kms:Decrypt limited by kms:ViaService to Secrets Manager, got %+v", s)
+	}
+	if has(task, "secretsmanager:GetSecretValue") == nil {
+		t.Errorf("iam-task-role-policy.json lacks secretsmanager:GetSecretValue")
+	}
+	exec := read("iam-execution-role-policy.json")
+	for _, a := range []string{"logs:CreateLogStream", "logs:PutLogEvents", "ecr:BatchGetImage"} {
+		if has(exec, a) == nil {
+			t.Errorf("iam-execution-role-policy.json lacks %s", a)
+		}
 	}
 }
 
