@@ -55,7 +55,7 @@ type cmdEnv struct {
 
 func commands() []command {
 	return []command{
-		{name: "once", summary: "fetch everything, validate, write every output, exit (init container)", run: runOnce},
+		{name: "once", summary: "fetch everything, validate, write every output, exit (init container)", flags: onceFlags, run: runOnce},
 		{name: "run", summary: "like once, then keep refreshing (interval, file watch, SIGHUP)", run: runRun},
 		{name: "check", summary: "validate the config and print every problem (--connect also reads every secret)", flags: checkFlags, run: runCheck},
 		{name: "exec", summary: "start CMD with the env file's variables; restart or signal it when the file changes", flags: execFlags, args: true, run: runExec},

@@ -17,6 +17,11 @@ import (
 // runRun is the sidecar: refresh until SIGTERM or SIGINT; SIGHUP refreshes now. It serves
 // /healthz, /readyz and /metrics on the config's listen address.
 func runRun(ctx context.Context, env *cmdEnv) error {
+	// Before setup: SIGHUP's default action would end the process while the config loads
+	// or the backends open. A SIGHUP meanwhile becomes a refresh once running.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	eng, cfg, closeAll, err := setup(ctx, env)
 	if err != nil {
 		return err
@@ -55,9 +60,6 @@ func runRun(ctx context.Context, env *cmdEnv) error {
 		}()
 	}
 
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
 	reasons := make(chan engine.Reason, 1)
 	go func() {
 		defer close(done)

@@ -2,10 +2,13 @@ package main
 
 import (
 	"errors"
+	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -122,5 +125,91 @@ func TestCheckConnectRunsOutputChecks(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "out.env")); err == nil {
 		t.Error("an output was written")
+	}
+}
+
+// TestOnceTimeout: once --timeout gives up when a backend never answers (here a Vault
+// address that accepts connections and says nothing), well before the per-read timeout,
+// with exit 1 and nothing written; SIGHUP while run is still loading its config does not
+// kill it.
+func TestOnceTimeout(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	var conns []net.Conn
+	var mu sync.Mutex
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c) // held open, never answered
+			mu.Unlock()
+		}
+	}()
+	defer func() {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	dir := project(t, "backends: {vault: {type: vault, address: \"http://"+l.Addr().String()+"\"}}\nsecrets: [{env: A, ref: 'vault:secret/a#k'}]\noutputs: [{format: dotenv, path: out.env}]\n", nil)
+	cmd := exec.Command(bin, "once", "--timeout", "2s", "--config", filepath.Join(dir, "patas.yaml"))
+	cmd.Env = append(os.Environ(), "VAULT_TOKEN=t")
+	var errb syncBuffer
+	cmd.Stderr = &errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	err = waitExit(t, cmd)
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != exitFailed || !strings.Contains(errb.String(), "--timeout 2s reached") {
+		t.Errorf("got %v, stderr %s; want exit %d naming --timeout", err, errb.String(), exitFailed)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "out.env")); err == nil {
+		t.Error("an output was written")
+	}
+	if r := runBin(t, nil, "once", "--timeout", "-1s", "--config", filepath.Join(dir, "patas.yaml")); r.code != exitUsage {
+		t.Errorf("negative --timeout: exit %d, want %d", r.code, exitUsage)
+	}
+}
+
+// TestSIGHUPDuringSetup: a SIGHUP that arrives while run is still loading its config (here
+// from a FIFO, so the moment is held open) neither kills it nor is lost.
+func TestSIGHUPDuringSetup(t *testing.T) {
+	dir := project(t, "", map[string]string{"a": "one"})
+	fifo := filepath.Join(dir, "fifo.yaml")
+	if err := unix.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "run", "--config", fifo)
+	var errb syncBuffer
+	cmd.Stderr = &errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	var w *os.File
+	waitUntil(t, "run to open its config", func() bool {
+		fd, err := unix.Open(fifo, unix.O_WRONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+		if err == nil {
+			w = os.NewFile(uintptr(fd), fifo)
+		}
+		return err == nil
+	})
+	cmd.Process.Signal(syscall.SIGHUP)
+	fmt.Fprintf(w, "backends: {swarm: {type: file, dir: %s}}\nsecrets: [{env: A, ref: 'swarm:a'}]\noutputs: [{format: dotenv, path: %s}]\nrefresh: {interval: 1h, watch: false}\nlisten: \"off\"\n",
+		filepath.Join(dir, "secrets"), filepath.Join(dir, "out.env"))
+	w.Close()
+	out := filepath.Join(dir, "out.env")
+	waitUntil(t, "the first write", func() bool { b, _ := os.ReadFile(out); return string(b) == "A='one'\n" })
+	cmd.Process.Signal(syscall.SIGTERM)
+	if err := waitExit(t, cmd); err != nil {
+		t.Errorf("run after SIGHUP during setup, then SIGTERM: %v, want exit 0 (%s)", err, errb.String())
 	}
 }
