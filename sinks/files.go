@@ -150,7 +150,7 @@ func (st *dirStage) Commit() (bool, error) {
 // Abort removes the generation of a stage that did not go live.
 func (st *dirStage) Abort() {
 	if !st.live {
-		_ = st.s.removeGeneration(st.gen)
+		_ = st.s.removeGeneration(int(st.d.Fd()), st.gen)
 		st.d.Close()
 	}
 }
@@ -253,7 +253,7 @@ func (s *dirSink) writeGeneration(dfd int, snap Snapshot) (string, error) {
 		}
 	}
 	if err := s.fillGeneration(dfd, gen, snap); err != nil {
-		_ = s.removeGeneration(gen)
+		_ = s.removeGeneration(dfd, gen)
 		return "", err
 	}
 	return gen, nil

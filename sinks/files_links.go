@@ -31,7 +31,7 @@ func (s *dirSink) link(dfd int, snap Snapshot) error {
 // name, which replaces a file or symlink at name instead of following it.
 func (s *dirSink) symlinkOver(dfd int, target, tmp, name string) error {
 	if err := unix.Unlinkat(dfd, tmp, 0); err != nil && !errors.Is(err, unix.ENOENT) {
-		if err := os.RemoveAll(filepath.Join(s.dir, tmp)); err != nil {
+		if err := removeAllAt(dfd, tmp); err != nil {
 			return fmt.Errorf("removing leftover %s: %w", filepath.Join(s.dir, tmp), err)
 		}
 	}
@@ -64,7 +64,7 @@ func (s *dirSink) prune(d *os.File, snap Snapshot, gen string) error {
 	for _, name := range names {
 		switch {
 		case genName.MatchString(name) && name != gen:
-			if err := s.removeGeneration(name); err != nil {
+			if err := s.removeGeneration(dfd, name); err != nil {
 				return fmt.Errorf("removing old generation: %w", err)
 			}
 		case name == dataLinkTmp || strings.HasPrefix(name, linkTmpPrefix):
@@ -77,13 +77,48 @@ func (s *dirSink) prune(d *os.File, snap Snapshot, gen string) error {
 	return nil
 }
 
-// removeGeneration removes the generation directory gen, and nothing else: RemoveAll works
-// through descriptors and never follows a symlink.
-func (s *dirSink) removeGeneration(gen string) error {
+// removeGeneration removes the generation directory gen from the output directory open at
+// dfd, and nothing else.
+func (s *dirSink) removeGeneration(dfd int, gen string) error {
 	if !genName.MatchString(gen) {
 		return fmt.Errorf("refusing to remove %q from %s: not a generation", gen, s.dir)
 	}
-	return os.RemoveAll(filepath.Join(s.dir, gen))
+	if err := removeAllAt(dfd, gen); err != nil {
+		return fmt.Errorf("removing %s: %w", filepath.Join(s.dir, gen), err)
+	}
+	return nil
+}
+
+// removeAllAt removes name, recursively, from the directory open at dfd. Every step is
+// relative to a descriptor opened with O_NOFOLLOW: no path is resolved from the root, so a
+// symlink planted at the output directory's path (or anywhere inside) cannot redirect the
+// removal elsewhere.
+func removeAllAt(dfd int, name string) error {
+	err := unix.Unlinkat(dfd, name, 0)
+	if err == nil || errors.Is(err, unix.ENOENT) {
+		return nil
+	}
+	if !errors.Is(err, unix.EISDIR) && !errors.Is(err, unix.EPERM) {
+		return err
+	}
+	cfd, err := unix.Openat(dfd, name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	names, err := readDirNames(cfd)
+	for _, n := range names {
+		if err == nil {
+			err = removeAllAt(cfd, n)
+		}
+	}
+	unix.Close(cfd)
+	if err != nil {
+		return err
+	}
+	if err := unix.Unlinkat(dfd, name, unix.AT_REMOVEDIR); err != nil && !errors.Is(err, unix.ENOENT) {
+		return err
+	}
+	return nil
 }
 
 // staleLinks lists the symlinks in dir that point into ..data for a name not in snap.

@@ -61,3 +61,38 @@ func TestStageThenCommit(t *testing.T) {
 		})
 	}
 }
+
+// TestFilesRemovesByDescriptor: the files sink removes a generation through the
+// descriptor of the directory it opened, so a symlink planted at the output's path
+// meanwhile (pointing at a victim directory holding the same name) cannot redirect the
+// removal.
+func TestFilesRemovesByDescriptor(t *testing.T) {
+	root := t.TempDir()
+	out := filepath.Join(root, "out")
+	s, err := New("files", out, FileOptions{Mode: 0o600, UID: -1, GID: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := s.Stage(t.Context(), snapshotOf("A", "v"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	gen := st.(*dirStage).gen
+	// The other container moves the directory away and plants a symlink to a victim.
+	if err := os.Rename(out, out+".moved"); err != nil {
+		t.Fatal(err)
+	}
+	victim := filepath.Join(root, "victim")
+	os.MkdirAll(filepath.Join(victim, gen), 0o700)
+	os.WriteFile(filepath.Join(victim, gen, "precious"), []byte("keep"), 0o600)
+	if err := os.Symlink(victim, out); err != nil {
+		t.Fatal(err)
+	}
+	st.Abort()
+	if _, err := os.Stat(filepath.Join(victim, gen, "precious")); err != nil {
+		t.Errorf("the victim's file was removed through the planted symlink: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(out+".moved", gen)); err == nil {
+		t.Errorf("the staged generation in the real directory was not removed")
+	}
+}

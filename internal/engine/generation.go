@@ -4,12 +4,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
 	"go.uber.org/zap"
+	"golang.org/x/sys/unix"
+
+	"github.com/patas/patas-secrets/internal/config"
 
 	"github.com/patas/patas-secrets/sinks"
 )
@@ -36,7 +40,7 @@ func (e *Engine) writeAll(ctx context.Context, snap sinks.Snapshot) (int, error)
 		}
 	}
 	for i, s := range e.sinks {
-		if err := e.makeParents(s.Path()); err != nil {
+		if err := e.makeParents(s.Path(), e.cfg.Outputs[i]); err != nil {
 			abortAll()
 			e.countOutputError(s.Path())
 			return 0, fmt.Errorf("output %s: %w", s.Path(), err)
@@ -113,8 +117,49 @@ func (e *Engine) wrote(path string, vars int) {
 	e.log.Info("output written", zap.String("path", path), zap.Int("variables", vars))
 }
 
-// makeParents creates a missing output directory (owner and group only); an existing one
-// is left as the operator made it.
-func (e *Engine) makeParents(path string) error {
-	return os.MkdirAll(filepath.Dir(filepath.Clean(path)), 0o750)
+// makeParents creates the missing directories above an output, mode 0750 and the output's
+// uid and gid (so an owner-only mode lets that owner through); an existing one is left as
+// the operator made it.
+func (e *Engine) makeParents(path string, o config.Output) error {
+	var missing []string
+	for d := filepath.Dir(filepath.Clean(path)); ; d = filepath.Dir(d) {
+		_, err := os.Lstat(d)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+		missing = append(missing, d)
+		if filepath.Dir(d) == d {
+			break
+		}
+	}
+	uid, gid := -1, -1
+	if o.UID != nil {
+		uid = *o.UID
+	}
+	if o.GID != nil {
+		gid = *o.GID
+	}
+	for i := len(missing) - 1; i >= 0; i-- {
+		d := missing[i]
+		if err := os.Mkdir(d, 0o750); err != nil && !errors.Is(err, fs.ErrExist) {
+			return err
+		}
+		if uid < 0 && gid < 0 {
+			continue
+		}
+		// By descriptor, without following a symlink swapped in since.
+		f, err := os.OpenFile(d, os.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return err
+		}
+		err = f.Chown(uid, gid)
+		f.Close()
+		if err != nil {
+			return fmt.Errorf("setting owner of %s: %w", d, err)
+		}
+	}
+	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 
 	"github.com/patas/patas-secrets/fetcher"
@@ -81,4 +82,37 @@ func TestOutputsAsOneGeneration(t *testing.T) {
 			t.Errorf("temporary files left: %v", left)
 		}
 	})
+}
+
+// TestNewParentsTakeTheOutputOwner: directories created above an output get its uid and
+// gid, not the sidecar's (the app's user must be able to get through a 0750 directory).
+func TestNewParentsTakeTheOutputOwner(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to give directories to another uid")
+	}
+	dir := t.TempDir()
+	cfg, err := config.Parse([]byte("backends: {f: {type: file, dir: unused}}\nsecrets: [{env: A, ref: 'f:a'}]\n"+
+		"outputs: [{format: dotenv, path: new/sub/a.env, uid: 4242, gid: 4343}, {format: files, path: other/files, uid: 4242, gid: 4343}]\n"), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := newFake()
+	f.put("a", "v")
+	e, err := New(cfg, map[string]fetcher.Backend{"f": f}, newLogger(&logBuffer{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.RunOnce(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []string{"new", "new/sub", "other", "other/files"} {
+		fi, err := os.Stat(filepath.Join(dir, d))
+		if err != nil {
+			t.Fatal(err)
+		}
+		st := fi.Sys().(*syscall.Stat_t)
+		if st.Uid != 4242 || st.Gid != 4343 {
+			t.Errorf("%s: owner %d:%d, want 4242:4343", d, st.Uid, st.Gid)
+		}
+	}
 }
