@@ -13,6 +13,7 @@ import (
 	"io/fs"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"go.uber.org/zap"
 
@@ -30,6 +31,11 @@ type Backend struct {
 
 	noDotenv bool   // production: never read a file as dotenv
 	watching func() // test hook: Watch has set up its watches
+
+	// read is the digest of what Fetch last read at each path: the watcher's baseline,
+	// so a change between a refresh's read and the start of the watch is not missed.
+	mu   sync.Mutex
+	read map[string][32]byte
 }
 
 // Option changes how a Backend reads.
@@ -70,6 +76,9 @@ func (b *Backend) Fetch(ctx context.Context, ref fetcher.Ref) (fetcher.Secret, e
 		return fetcher.Secret{}, fmt.Errorf("%s: %w", ref, err)
 	}
 	data, err := readFile(ctx, p)
+	if ctx.Err() == nil {
+		b.remember(p, fileDigest(p, data, err))
+	}
 	if err != nil {
 		return fetcher.Secret{}, fmt.Errorf("%s: %w", ref, err)
 	}
@@ -78,6 +87,22 @@ func (b *Backend) Fetch(ctx context.Context, ref fetcher.Ref) (fetcher.Secret, e
 		return fetcher.Secret{}, fmt.Errorf("%s: %w", ref, err)
 	}
 	return s, nil
+}
+
+func (b *Backend) remember(p string, d [32]byte) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.read == nil {
+		b.read = map[string][32]byte{}
+	}
+	b.read[p] = d
+}
+
+func (b *Backend) lastRead(p string) ([32]byte, bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	d, ok := b.read[p]
+	return d, ok
 }
 
 // Close releases nothing: the backend holds no open files between reads.

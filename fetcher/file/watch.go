@@ -50,17 +50,19 @@ func (b *Backend) Watch(ctx context.Context, refs []fetcher.Ref, changed func())
 		}
 	}
 	addWatches()
-	last := hashAll(ctx, files)
-	if b.watching != nil {
-		b.watching()
-	}
-
+	// The baseline is what the refresh read, not what is there now: a change in between
+	// is reported by the first check, right below.
+	last := b.hashAll(ctx, files, true)
 	check := func() {
-		if now := hashAll(ctx, files); now != last {
+		if now := b.hashAll(ctx, files, false); now != last {
 			last = now
 			b.log.Debug("source files changed", zap.String("dir", b.dir))
 			changed()
 		}
+	}
+	check()
+	if b.watching != nil {
+		b.watching()
 	}
 
 	poll := time.NewTicker(pollEvery)
@@ -98,8 +100,9 @@ func (b *Backend) Watch(ctx context.Context, refs []fetcher.Ref, changed func())
 const hashReadTimeout = 10 * time.Second
 
 // hashAll summarises the content (or absence) of every file in one hash. It reads as
-// Fetch does: never a FIFO or a device, never past the deadline.
-func hashAll(ctx context.Context, files map[string]bool) [32]byte {
+// Fetch does: never a FIFO or a device, never past the deadline. With fetched, a file
+// Fetch has read counts as what Fetch read (the baseline).
+func (b *Backend) hashAll(ctx context.Context, files map[string]bool, fetched bool) [32]byte {
 	paths := make([]string, 0, len(files))
 	for p := range files {
 		paths = append(paths, p)
@@ -107,15 +110,28 @@ func hashAll(ctx context.Context, files map[string]bool) [32]byte {
 	slices.Sort(paths)
 	h := sha256.New()
 	for _, p := range paths {
-		rctx, cancel := context.WithTimeout(ctx, hashReadTimeout)
-		data, err := readFile(rctx, p)
-		cancel()
-		fmt.Fprintf(h, "%s\x00%d\x00", p, len(data))
-		if err != nil {
-			fmt.Fprintf(h, "error:%v\x00", err)
+		d, ok := b.lastRead(p)
+		if !fetched || !ok {
+			rctx, cancel := context.WithTimeout(ctx, hashReadTimeout)
+			data, err := readFile(rctx, p)
+			cancel()
+			d = fileDigest(p, data, err)
 		}
-		h.Write(data)
+		h.Write(d[:])
 	}
+	var sum [32]byte
+	copy(sum[:], h.Sum(nil))
+	return sum
+}
+
+// fileDigest is the hash of one read: its path, and its content or its error.
+func fileDigest(p string, data []byte, err error) [32]byte {
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\x00%d\x00", p, len(data))
+	if err != nil {
+		fmt.Fprintf(h, "error:%v\x00", err)
+	}
+	h.Write(data)
 	var sum [32]byte
 	copy(sum[:], h.Sum(nil))
 	return sum

@@ -211,3 +211,19 @@ func TestWatchFIFOIsRefused(t *testing.T) {
 		t.Fatal("replacing the FIFO with a file was not reported")
 	}
 }
+
+// TestWatchBaselineIsWhatFetchRead: a change between a refresh's read and the start of the
+// watch is reported at once, not at the next interval.
+func TestWatchBaselineIsWhatFetchRead(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "db_password")
+	write(t, p, "one")
+	b, _ := New(dir, zap.NewNop())
+	if s, err := fetch(t, b, "f:db_password"); err != nil || string(s.Value.Reveal()) != "one" {
+		t.Fatalf("Fetch: %v", err)
+	}
+	write(t, p, "two") // after the refresh read, before the watch starts
+	wc, stop := startWatch(t, b, "f:db_password")
+	defer stop()
+	wc.wait(t, "the change made before the watch started")
+}
