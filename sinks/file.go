@@ -57,7 +57,7 @@ func (s *fileSink) Stage(ctx context.Context, snap Snapshot) (Staged, error) {
 }
 
 // Formats lists the output formats New accepts.
-var Formats = []string{"dotenv", "shell", "docker", "json", "files"}
+var Formats = []string{"dotenv", "shell", "docker", "json", "files", "template"}
 
 // encoders are the one-file formats.
 var encoders = map[string]encoder{
@@ -68,11 +68,15 @@ var encoders = map[string]encoder{
 }
 
 // New returns the sink for format at path (a directory for files). o.Mode is used exactly
-// (its permission bits; the engine passes DefaultMode when the config names none).
+// (its permission bits; the engine passes DefaultMode when the config names none). For
+// template, New returns a *Rendered, whose content the engine sets each refresh.
 func New(format, path string, o FileOptions) (Sink, error) {
 	o.Mode = o.Mode.Perm()
-	if format == "files" {
+	switch format {
+	case "files":
 		return &dirSink{dir: path, opts: o}, nil
+	case "template":
+		return newRendered(path, o), nil
 	}
 	if enc, ok := encoders[format]; ok {
 		return &fileSink{path: path, opts: o, encode: enc}, nil

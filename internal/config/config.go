@@ -82,6 +82,8 @@ type Output struct {
 	Mode   *Mode  `yaml:"mode"`
 	UID    *int   `yaml:"uid"`
 	GID    *int   `yaml:"gid"`
+	// Template is the template file of a template output (output_template.go).
+	Template string `yaml:"template"`
 }
 
 // Refresh says when run re-fetches.

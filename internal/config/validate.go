@@ -72,8 +72,8 @@ func (c *Config) validateBackends(p *Problems) {
 
 // validateSecrets checks each entry and returns the variable names the entries set by name.
 func (c *Config) validateSecrets(p *Problems) map[string]bool {
-	if len(c.Secrets) == 0 {
-		p.Add("secrets", "at least one entry is required")
+	if len(c.Secrets) == 0 && !c.hasTemplateOutput() {
+		p.Add("secrets", "at least one entry is required (or an output with format: template)")
 	}
 	envs := map[string]int{}
 	for i, s := range c.Secrets {
@@ -219,6 +219,7 @@ func (c *Config) validateOutputs(p *Problems) {
 		if o.GID != nil && *o.GID < 0 {
 			p.Add(path+".gid", "must be 0 or more")
 		}
+		c.validateOutputTemplate(p, path, o)
 	}
 }
 

@@ -26,7 +26,9 @@ type Engine struct {
 	sinks    []sinks.Sink
 	entries  []entry
 	sources  map[string][]fetcher.Ref // backend name -> distinct sources, in first-use order
-	log      *zap.Logger
+	// templates are the format: template outputs, rendered in each Resolve.
+	templates []templateOutput
+	log       *zap.Logger
 
 	// FetchTimeout bounds one backend read (or one batch).
 	FetchTimeout time.Duration
@@ -139,6 +141,11 @@ func New(cfg *config.Config, backends map[string]fetcher.Backend, log *zap.Logge
 		s, err := sinks.New(o.Format, cfg.Abs(o.Path), opts)
 		if err != nil {
 			return nil, fmt.Errorf("outputs[%d]: %w", i, err)
+		}
+		if r, ok := s.(*sinks.Rendered); ok {
+			if err := e.addTemplateOutput(i, r, addSource); err != nil {
+				return nil, err
+			}
 		}
 		e.sinks = append(e.sinks, s)
 	}

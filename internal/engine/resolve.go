@@ -154,6 +154,7 @@ func (e *Engine) Resolve(ctx context.Context) (sinks.Snapshot, error) {
 			errs = append(errs, fmt.Errorf("validate.required: %s is missing or empty", name))
 		}
 	}
+	errs = append(errs, e.renderTemplates(lookup)...)
 	if len(errs) > 0 {
 		return sinks.Snapshot{}, joinErrors(errs)
 	}

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"text/template"
 	"text/template/parse"
@@ -25,21 +26,12 @@ type Template struct {
 // Lookup returns the value of a reference, with its #key applied.
 type Lookup func(fetcher.Ref) (fetcher.Value, error)
 
-// funcs are what templates may call beyond text/template's builtins. The secret function is
-// bound per execution.
-func funcs(secret func(string) (string, error)) template.FuncMap {
-	return template.FuncMap{
-		"secret":    secret,
-		"urlencode": URLEncode,
-	}
-}
-
 func unbound(string) (string, error) { return "", errors.New("secret is not bound") }
 
 // Parse parses text and collects the references its secret calls name. Every problem is
 // returned, joined.
 func Parse(name, text string) (*Template, error) {
-	t, err := template.New(name).Option("missingkey=error").Funcs(funcs(unbound)).Parse(text)
+	t, err := template.New(name).Option("missingkey=error").Funcs(funcs(unbound, func(...string) {})).Parse(text)
 	if err != nil {
 		return nil, err
 	}
@@ -52,6 +44,9 @@ func Parse(name, text string) (*Template, error) {
 		}
 		walk(tt.Tree.Root, func(c *parse.CommandNode) {
 			id, ok := c.Args[0].(*parse.IdentifierNode)
+			if ok && id.Ident == "env" {
+				errs = append(errs, checkEnv(c)...)
+			}
 			if !ok || id.Ident != "secret" {
 				return
 			}
@@ -107,12 +102,13 @@ func (t *Template) Execute(lookup Lookup) (fetcher.Value, error) {
 		revealed = append(revealed, string(v.Reveal()))
 		return string(v.Reveal()), nil
 	}
+	note := func(s ...string) { revealed = append(revealed, s...) }
 	clone, err := t.t.Clone()
 	if err != nil {
 		return fetcher.Value{}, err
 	}
 	var b strings.Builder
-	err = clone.Funcs(funcs(secret)).Execute(&b, map[string]any{})
+	err = clone.Funcs(funcs(secret, note)).Execute(&b, map[string]any{})
 	if err != nil {
 		return fetcher.Value{}, errors.New(scrub(err.Error(), revealed))
 	}
@@ -123,8 +119,11 @@ func (t *Template) Execute(lookup Lookup) (fetcher.Value, error) {
 	return fetcher.StringValue(out), nil
 }
 
-// scrub replaces each revealed value in msg with [REDACTED].
+// scrub replaces each revealed value in msg with [REDACTED], the longest first so that a
+// value holding another is not left half shown.
 func scrub(msg string, revealed []string) string {
+	revealed = slices.Clone(revealed)
+	slices.SortFunc(revealed, func(a, b string) int { return len(b) - len(a) })
 	var pairs []string
 	for _, v := range revealed {
 		if v != "" {
@@ -175,4 +174,20 @@ func (t *Template) HasInlinePassword() bool {
 		}
 	}
 	return inlinePassword.MatchString(text.String())
+}
+
+// checkEnv requires env's name to be a quoted literal (so check can judge it) that does not
+// look like a credential: env is for non-secret settings such as a host name.
+func checkEnv(c *parse.CommandNode) []error {
+	if len(c.Args) < 2 || len(c.Args) > 3 {
+		return []error{fmt.Errorf("%s: env takes a quoted name and an optional default, as in {{ env \"DB_HOST\" \"db\" }}", c)}
+	}
+	s, ok := c.Args[1].(*parse.StringNode)
+	if !ok {
+		return []error{fmt.Errorf("%s: env takes a quoted name, as in {{ env \"DB_HOST\" }}", c)}
+	}
+	if secretLikeEnv.MatchString(s.Text) {
+		return []error{fmt.Errorf("env %q: the name looks like a credential; env is for non-secret settings, read secrets with {{ secret \"backend:path\" }}", s.Text)}
+	}
+	return nil
 }
