@@ -107,6 +107,10 @@ func New(cfg *config.Config, backends map[string]fetcher.Backend, log *zap.Logge
 				return nil, fmt.Errorf("%s: %w", en.name(), err)
 			}
 			en.tmpl = t
+			if refs := t.UnencodedUserinfo(); len(refs) > 0 {
+				log.Warn("a template puts a secret into a URL's user info without urlencode: a value holding @, / or : would change the host; pipe it through urlencode",
+					zap.String("entry", en.name()), zap.Strings("refs", refs))
+			}
 			for _, r := range t.Refs() {
 				if err := addSource(r); err != nil {
 					return nil, fmt.Errorf("%s: %w", en.name(), err)

@@ -116,3 +116,17 @@ func TestNewParentsTakeTheOutputOwner(t *testing.T) {
 		}
 	}
 }
+
+// TestWarnsOnUnencodedUserinfo: a secret put into a URL's user info without urlencode is
+// a warning at start (naming the entry and ref, never a value); an encoded one is not.
+func TestWarnsOnUnencodedUserinfo(t *testing.T) {
+	_, _, _, logs := setup(t, "  - env: DATABASE_URL\n    template: 'postgresql://u:{{ secret \"f:pw\" }}@db/patas'\n"+
+		"  - env: OTHER_URL\n    template: 'postgresql://u:{{ secret \"f:pw2\" | urlencode }}@db/patas'\n", "")
+	got := logs.String()
+	if !strings.Contains(got, "without urlencode") || !strings.Contains(got, `secrets[0] (DATABASE_URL)`) || !strings.Contains(got, `"f:pw"`) {
+		t.Errorf("no warning naming secrets[0] and f:pw:\n%s", got)
+	}
+	if strings.Contains(got, "OTHER_URL") || strings.Contains(got, "f:pw2") {
+		t.Errorf("the encoded template was flagged:\n%s", got)
+	}
+}
