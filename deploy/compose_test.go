@@ -40,11 +40,6 @@ func composeTools(t *testing.T, bin string) map[string][]string {
 func TestCompose(t *testing.T) {
 	bin := docker(t)
 	buildImages(t)
-	for _, cmd := range [][]string{{"install", "/tmp"}, {"exec", "--env-file", "/x", "--", "/x"}, {"health", "--addr", "127.0.0.1:1"}} {
-		if unlanded(t, bin, cmd...) {
-			t.Skipf("%s is not in this build yet", cmd[0])
-		}
-	}
 	for name, tool := range composeTools(t, bin) {
 		t.Run(strings.ReplaceAll(name, " ", "-"), func(t *testing.T) { composeEndToEnd(t, bin, tool) })
 	}

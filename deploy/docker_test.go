@@ -145,14 +145,6 @@ func vendoredContext(root, dir string) string {
 	return ""
 }
 
-// unlanded reports whether the image's patas-secrets says a command is "not in this build
-// yet" (another issue is still adding it).
-func unlanded(t testing.TB, bin string, args ...string) bool {
-	t.Helper()
-	out, _ := exec.Command(bin, append([]string{"run", "--rm", "--read-only", secretsImage}, args...)...).CombinedOutput()
-	return strings.Contains(string(out), "not in this build yet")
-}
-
 // sampleSecrets copies examples/secrets to a directory a container user can read.
 func sampleSecrets(t testing.TB) string {
 	t.Helper()

@@ -244,7 +244,7 @@ func TestECSConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := config.Parse(data, "/etc/patas-secrets"); err != nil && !onlyUnlanded(err) {
+	if _, err := config.Parse(data, "/etc/patas-secrets"); err != nil {
 		t.Fatalf("deploy/ecs/patas-secrets.yaml: %v", err)
 	}
 }

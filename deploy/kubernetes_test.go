@@ -265,7 +265,7 @@ func checkConfigMap(t *testing.T, r rendered, backend string) {
 		t.Fatalf("ConfigMap %s has no config.yaml", cm.Name)
 	}
 	cfg, err := config.Parse([]byte(data), "/etc/patas-secrets")
-	if err != nil && !onlyUnlanded(err) {
+	if err != nil {
 		t.Fatalf("config.yaml: %v", err)
 	}
 	if cfg != nil && !strings.HasPrefix(cfg.Listen, "127.0.0.1:") {

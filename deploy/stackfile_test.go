@@ -50,7 +50,7 @@ func TestStackFile(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, err := config.Parse(data, "/etc/patas-secrets"); err != nil && !onlyUnlanded(err) {
+			if _, err := config.Parse(data, "/etc/patas-secrets"); err != nil {
 				t.Fatalf("%s: %v", tc.config, err)
 			}
 		})

@@ -25,9 +25,6 @@ const (
 func TestSwarm(t *testing.T) {
 	bin := docker(t)
 	buildImages(t)
-	if unlanded(t, bin, "exec", "--env-file", "/x", "--", "/x") {
-		t.Skip("exec is not in this build yet")
-	}
 	state := strings.TrimSpace(command(t, "", bin, "info", "--format", "{{.Swarm.LocalNodeState}}"))
 	if state != "inactive" {
 		t.Skipf("this engine is already in swarm state %q; the test only runs on a swarm it creates", state)
