@@ -94,6 +94,10 @@ type Refresh struct {
 	MaxStaleness Duration `yaml:"max_staleness"`
 	// ReadTimeout bounds one backend read (or one batch) of a refresh (default 30s).
 	ReadTimeout Duration `yaml:"read_timeout"`
+	// Retry, OnFailure and Concurrency: retry.go.
+	Retry       Retry  `yaml:"retry"`
+	OnFailure   string `yaml:"on_failure"`
+	Concurrency int    `yaml:"concurrency"`
 }
 
 // Validation lists checks on the final set of variables, run before anything is written.

@@ -60,6 +60,7 @@ func friendlyYAML(msg string) string {
 		"in type config.Secret", "in a secrets entry",
 		"in type config.Output", "in an outputs entry",
 		"in type config.Refresh", "in refresh",
+		"in type config.Retry", "in refresh.retry",
 		"in type config.Validation", "in validate",
 		"in type config.Hygiene", "in hygiene",
 		"in type config.NotifyConfig", "in notify",

@@ -224,6 +224,7 @@ func (c *Config) validateOutputs(p *Problems) {
 }
 
 func (c *Config) validateRefresh(p *Problems) {
+	c.validateRetry(p)
 	if d := time.Duration(c.Refresh.Interval); d < time.Second {
 		p.Add("refresh.interval", "must be at least 1s, got %s", d)
 	}

@@ -85,7 +85,7 @@ func New(cfg *config.Config, backends map[string]fetcher.Backend, log *zap.Logge
 		log:          log,
 		FetchTimeout: cfg.Refresh.ReadTimeoutOrDefault(),
 		started:      time.Now(),
-		Concurrency:  8,
+		Concurrency:  cfg.Refresh.ConcurrencyOrDefault(),
 	}
 	seen := map[string]bool{}
 	addSource := func(r fetcher.Ref) error {

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"fmt"
 	"math/rand/v2"
 	"sync"
 	"time"
@@ -25,18 +26,12 @@ const (
 	ReasonOverlap  Reason = "overlap_end"
 )
 
-// Backoff after a failed refresh: doubling from minBackoff, capped at the interval and at
-// maxBackoff, each wait with ±20% jitter so replicas do not retry in step.
-const (
-	minBackoff = time.Second
-	maxBackoff = 2 * time.Minute
-)
-
 // Run refreshes now and then whenever a trigger fires: the interval (with jitter), a change
 // reported by a watching backend, a lease nearing its end, or a reason sent on external
 // (SIGHUP). Triggers land in one channel of size one, so a burst becomes one refresh. A
-// failed refresh keeps the last good outputs and is retried with backoff. Run returns nil
-// when ctx is cancelled, after its watchers have stopped.
+// failed refresh keeps the last good outputs and is retried with backoff (retry.go). Run
+// returns nil when ctx is cancelled, after its watchers have stopped, and an error wrapping
+// ErrRetriesExhausted when on_failure: exit gives up.
 func (e *Engine) Run(ctx context.Context, external <-chan Reason) error {
 	triggers := make(chan Reason, 1)
 	fire := func(r Reason) {
@@ -98,6 +93,9 @@ func (e *Engine) Run(ctx context.Context, external <-chan Reason) error {
 		var wait time.Duration
 		if err != nil {
 			failures++
+			if e.giveUp(failures) {
+				return fmt.Errorf("%w: %d consecutive refreshes failed (refresh.on_failure: exit); last: %w", ErrRetriesExhausted, failures, err)
+			}
 			wait = e.backoff(failures)
 			e.log.Error("refresh failed; keeping the last good outputs", zap.String("reason", string(why)),
 				zap.Int("consecutive_failures", failures), zap.Duration("retry_in", wait), zap.Error(err))
@@ -145,12 +143,6 @@ func (e *Engine) nextWait() (time.Duration, Reason) {
 		}
 	}
 	return wait, why
-}
-
-func (e *Engine) backoff(failures int) time.Duration {
-	d := minBackoff << min(failures-1, 16)
-	d = min(d, maxBackoff, e.interval())
-	return jitter(d, 0.2)
 }
 
 func (e *Engine) interval() time.Duration     { return time.Duration(e.cfg.Refresh.Interval) }
