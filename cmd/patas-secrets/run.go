@@ -43,6 +43,9 @@ func runRun(ctx context.Context, env *cmdEnv) error {
 		}
 		eng.Notifier = n
 	}
+	if err := setOutputNotifiers(cfg, eng, env.log); err != nil {
+		return err
+	}
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()

@@ -84,6 +84,10 @@ type Output struct {
 	GID    *int   `yaml:"gid"`
 	// Template is the template file of a template output (output_template.go).
 	Template string `yaml:"template"`
+	// Notify, when set, is told when this output changes, instead of the global notify
+	// (output_extras.go). Backup keeps the previous content as PATH.bak.
+	Notify *NotifyConfig `yaml:"notify"`
+	Backup bool          `yaml:"backup"`
 }
 
 // Refresh says when run re-fetches.

@@ -220,6 +220,7 @@ func (c *Config) validateOutputs(p *Problems) {
 			p.Add(path+".gid", "must be 0 or more")
 		}
 		c.validateOutputTemplate(p, path, o)
+		c.validateOutputExtras(p, path, o)
 	}
 }
 

@@ -38,6 +38,11 @@ type Engine struct {
 	// one changed. Run runs it beside the refresh loop.
 	Notifier Notifier
 
+	// outputNotifiers are the outputs' own notifiers, by output index; globalDue says an
+	// output without one changed in this refresh (output_extras.go).
+	outputNotifiers map[int]Notifier
+	globalDue       bool
+
 	// Metrics, when set, count reads, refreshes and writes.
 	Metrics *telemetry.Metrics
 

@@ -53,6 +53,16 @@ func (e *Engine) writeAll(ctx context.Context, snap sinks.Snapshot) (int, error)
 		}
 		staged[i] = st
 	}
+	for i, st := range staged {
+		if st == nil {
+			continue
+		}
+		if err := e.backupBeforeCommit(i, e.sinks[i].Path()); err != nil {
+			abortAll()
+			e.countOutputError(e.sinks[i].Path())
+			return 0, fmt.Errorf("output %s (no output was changed): %w", e.sinks[i].Path(), err)
+		}
+	}
 
 	changed := 0
 	errs := make([]error, len(e.sinks))
@@ -71,6 +81,7 @@ func (e *Engine) writeAll(ctx context.Context, snap sinks.Snapshot) (int, error)
 			}
 			staged[i] = nil
 			changed++
+			e.outputChanged(i)
 			e.wrote(e.sinks[i].Path(), len(snap.Vars))
 		}
 		if pending == 0 {

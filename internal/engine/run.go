@@ -54,6 +54,7 @@ func (e *Engine) Run(ctx context.Context, external <-chan Reason) error {
 			}
 		}()
 	}
+	e.runOutputNotifiers(ctx, &wg)
 	if e.cfg.Refresh.WatchEnabled() {
 		e.startWatches(ctx, &wg, func() { fire(ReasonWatch) })
 	}

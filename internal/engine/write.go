@@ -54,10 +54,12 @@ func (e *Engine) refreshOnce(ctx context.Context, why Reason) error {
 	if err != nil {
 		return err
 	}
+	e.globalDue = false
 	changed, err := e.writeAll(ctx, snap)
-	if changed > 0 && e.Notifier != nil {
+	if e.globalDue && e.Notifier != nil {
 		// Told whenever an output changed, also when another one failed: the app must not
-		// miss the outputs that did go live.
+		// miss the outputs that did go live. An output with its own notify tells only
+		// its own notifier (output_extras.go).
 		e.Notifier.Changed()
 	}
 	if err != nil {
