@@ -11,6 +11,7 @@ import (
 
 	"github.com/patas/patas-secrets/internal/config"
 	"github.com/patas/patas-secrets/internal/testenv"
+	"github.com/patas/patas-secrets/internal/testenv/allbackends"
 )
 
 // ecsContainer is the part of a registered container definition these checks read.
@@ -244,7 +245,7 @@ func TestECSConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := config.Parse(data, "/etc/patas-secrets"); err != nil {
+	if _, err := config.Parse(data, "/etc/patas-secrets", allbackends.Registry()); err != nil {
 		t.Fatalf("deploy/ecs/patas-secrets.yaml: %v", err)
 	}
 }

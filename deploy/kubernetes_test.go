@@ -16,6 +16,7 @@ import (
 
 	"github.com/patas/patas-secrets/internal/config"
 	"github.com/patas/patas-secrets/internal/testenv"
+	"github.com/patas/patas-secrets/internal/testenv/allbackends"
 )
 
 // rendered is one kustomize output, decoded.
@@ -264,7 +265,7 @@ func checkConfigMap(t *testing.T, r rendered, backend string) {
 	if !ok {
 		t.Fatalf("ConfigMap %s has no config.yaml", cm.Name)
 	}
-	cfg, err := config.Parse([]byte(data), "/etc/patas-secrets")
+	cfg, err := config.Parse([]byte(data), "/etc/patas-secrets", allbackends.Registry())
 	if err != nil {
 		t.Fatalf("config.yaml: %v", err)
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/compose-spec/compose-go/v2/cli"
 
 	"github.com/patas/patas-secrets/internal/config"
+	"github.com/patas/patas-secrets/internal/testenv/allbackends"
 )
 
 // TestStackFile loads docker-compose.yml and deploy/swarm/stack.yml with compose-go (the
@@ -50,7 +51,7 @@ func TestStackFile(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, err := config.Parse(data, "/etc/patas-secrets"); err != nil {
+			if _, err := config.Parse(data, "/etc/patas-secrets", allbackends.Registry()); err != nil {
 				t.Fatalf("%s: %v", tc.config, err)
 			}
 		})

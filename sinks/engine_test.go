@@ -17,6 +17,7 @@ import (
 	"github.com/patas/patas-secrets/fetcher/file"
 	"github.com/patas/patas-secrets/internal/config"
 	"github.com/patas/patas-secrets/internal/engine"
+	"github.com/patas/patas-secrets/internal/testenv/allbackends"
 	"github.com/patas/patas-secrets/sinks"
 )
 
@@ -47,7 +48,7 @@ outputs:
   - {format: json, path: out/app.json}
   - {format: files, path: out/files}
 `
-	cfg, err := config.Parse([]byte(yaml), dir)
+	cfg, err := config.Parse([]byte(yaml), dir, allbackends.Registry())
 	if err != nil {
 		t.Fatal(err)
 	}

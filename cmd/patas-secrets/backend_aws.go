@@ -1,21 +1,8 @@
+//go:build !no_aws
+
 package main
 
-import (
-	"context"
+import awsfetcher "github.com/patas/patas-secrets/fetcher/aws"
 
-	"go.uber.org/zap"
-
-	"github.com/patas/patas-secrets/fetcher"
-	awsfetcher "github.com/patas/patas-secrets/fetcher/aws"
-	"github.com/patas/patas-secrets/internal/config"
-)
-
-// openAWS builds the aws backend; credentials come from the SDK's default chain.
-func openAWS(ctx context.Context, name string, b *config.AWSBackend, cfg *config.Config, log *zap.Logger) (fetcher.Backend, error) {
-	return awsfetcher.New(ctx, awsfetcher.Options{
-		Region:   b.Region,
-		Endpoint: b.Endpoint,
-		Profile:  b.Profile,
-		RoleARN:  b.RoleARN,
-	}, log)
-}
+// The aws backend is in the default build; -tags no_aws leaves it (and its SDK) out.
+func init() { backendTypes = append(backendTypes, awsfetcher.Type) }

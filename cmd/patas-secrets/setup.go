@@ -15,7 +15,7 @@ func loadConfig(env *cmdEnv) (*config.Config, error) {
 	if env.configPath == "" {
 		return nil, usageError{errors.New("no config: pass --config FILE or set " + configEnvVar)}
 	}
-	cfg, err := config.Load(env.configPath)
+	cfg, err := config.Load(env.configPath, backendRegistry())
 	if err != nil {
 		return nil, usageError{err}
 	}

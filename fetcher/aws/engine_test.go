@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/patas/patas-secrets/fetcher"
+	"github.com/patas/patas-secrets/fetcher/registry"
 	"github.com/patas/patas-secrets/internal/config"
 	"github.com/patas/patas-secrets/internal/engine"
 	"github.com/patas/patas-secrets/internal/testenv"
@@ -37,7 +38,7 @@ secrets:
 outputs:
   - {format: dotenv, path: secrets.env, mode: "0600"}
 refresh: {interval: 1s, jitter: 10%, max_staleness: 1h}
-`), dir)
+`), dir, registry.New([]registry.Type{Type}, nil))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -28,7 +28,7 @@ func (c *Client) FetchAll(ctx context.Context, refs []fetcher.Ref) []fetcher.Res
 	for i, r := range refs {
 		t, err := parseTarget(r)
 		if err != nil {
-			results[i].Err = err
+			results[i].Err = fmt.Errorf("%s: %w", r, err)
 			continue
 		}
 		if _, seen := users[t]; !seen {

@@ -1,6 +1,7 @@
 package aws
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 
@@ -36,10 +37,17 @@ type target struct {
 	selector string
 }
 
-// parseTarget resolves the path and version of r (its key is the engine's business).
+// errPathNeedsExpand: a ref to an SSM path without a key reads several variables.
+var errPathNeedsExpand = errors.New("an SSM path holds several parameters: use expand: true, or name one with #NAME")
+
+// parseTarget resolves the path and version of r (its key is the engine's business). It is
+// the one parse of an aws ref: config checks refs with it too. Its errors do not repeat r.
 func parseTarget(r fetcher.Ref) (target, error) {
 	if name, ok := strings.CutPrefix(r.Path, ssmPrefix); ok {
 		return parseSSM(r, name)
+	}
+	if strings.HasPrefix(r.Path, "arn:") && !strings.HasPrefix(r.Path, "arn:aws") {
+		return target{}, fmt.Errorf("%q is not a Secrets Manager ARN", r.Path)
 	}
 	t := target{kind: secretKind, id: r.Path}
 	switch {
@@ -57,14 +65,14 @@ func parseTarget(r fetcher.Ref) (target, error) {
 
 func parseSSM(r fetcher.Ref, name string) (target, error) {
 	if name == "" {
-		return target{}, fmt.Errorf("%s: empty SSM parameter name after %q", r, ssmPrefix)
+		return target{}, fmt.Errorf("empty SSM parameter name after %q", ssmPrefix)
 	}
 	if strings.HasSuffix(name, "/") {
 		if !strings.HasPrefix(name, "/") {
-			return target{}, fmt.Errorf("%s: an SSM path starts with '/'", r)
+			return target{}, errors.New("an SSM path starts with '/'")
 		}
 		if r.Version != "" {
-			return target{}, fmt.Errorf("%s: an SSM path reads the latest version of every parameter under it; drop @%s", r, r.Version)
+			return target{}, fmt.Errorf("an SSM path reads the latest version of every parameter under it; drop @%s", r.Version)
 		}
 		id := strings.TrimSuffix(name, "/")
 		if id == "" {
@@ -73,7 +81,7 @@ func parseSSM(r fetcher.Ref, name string) (target, error) {
 		return target{kind: pathKind, id: id}, nil
 	}
 	if strings.Contains(name, ":") && !strings.HasPrefix(name, "arn:") {
-		return target{}, fmt.Errorf("%s: give an SSM version or label as @VERSION, not with ':'", r)
+		return target{}, errors.New("give an SSM version or label as @VERSION, not with ':'")
 	}
 	return target{kind: parameterKind, id: name, selector: r.Version}, nil
 }

@@ -68,13 +68,10 @@ func (b *Backend) Fetch(ctx context.Context, ref fetcher.Ref) (fetcher.Secret, e
 	if err := ctx.Err(); err != nil {
 		return fetcher.Secret{}, err
 	}
-	if ref.Version != "" {
-		return fetcher.Secret{}, fmt.Errorf("%s: files have no versions; drop @%s", ref, ref.Version)
-	}
-	p, err := b.path(ref.Path)
-	if err != nil {
+	if err := checkRef(ref, b.noDotenv, "backends."+ref.Backend); err != nil {
 		return fetcher.Secret{}, fmt.Errorf("%s: %w", ref, err)
 	}
+	p, _ := b.path(ref.Path)
 	data, err := readFile(ctx, p)
 	if ctx.Err() == nil {
 		b.remember(p, fileDigest(p, data, err))
@@ -108,12 +105,13 @@ func (b *Backend) lastRead(p string) ([32]byte, bool) {
 // Close releases nothing: the backend holds no open files between reads.
 func (b *Backend) Close() error { return nil }
 
-// path joins name to the directory and refuses names that leave it.
-func (b *Backend) path(name string) (string, error) {
+// path joins name to the directory; false for a name that would leave it (checkRef
+// reports those).
+func (b *Backend) path(name string) (string, bool) {
 	if !filepath.IsLocal(name) {
-		return "", fmt.Errorf("path %q must name a file inside %s (no absolute paths or ..)", name, b.dir)
+		return "", false
 	}
-	return filepath.Join(b.dir, name), nil
+	return filepath.Join(b.dir, name), true
 }
 
 // readFile reads a secret file: a regular file only (a FIFO or a device at a ref is

@@ -37,7 +37,7 @@ func (b *Backend) Watch(ctx context.Context, refs []fetcher.Ref, changed func())
 	files := map[string]bool{}
 	dirs := map[string]bool{}
 	for _, r := range refs {
-		if p, err := b.path(r.Path); err == nil {
+		if p, ok := b.path(r.Path); ok {
 			files[p] = true
 			dirs[filepath.Dir(p)] = true
 		}

@@ -12,6 +12,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/patas/patas-secrets/fetcher"
+	"github.com/patas/patas-secrets/fetcher/registry"
 	"github.com/patas/patas-secrets/internal/config"
 	"github.com/patas/patas-secrets/internal/engine"
 	"github.com/patas/patas-secrets/internal/testenv/gcpsm"
@@ -27,11 +28,11 @@ func engineWithGCP(t *testing.T, srv *gcpsm.Server, secrets string, logs *syncBu
 		"secrets:\n" + secrets +
 		"outputs: [{format: dotenv, path: out.env, mode: \"0600\"}]\n" +
 		"refresh: {interval: 1s, jitter: \"0%\"}\n"
-	cfg, err := config.Parse([]byte(yaml), dir)
+	cfg, err := config.Parse([]byte(yaml), dir, registry.New([]registry.Type{Type}, nil))
 	if err != nil {
 		t.Fatalf("config: %v", err)
 	}
-	g := cfg.Backends["gcp"].GCP
+	g := cfg.Backends["gcp"].Settings.(*Settings)
 	log := zap.New(zapcore.NewCore(zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig()), zapcore.AddSync(logs), zap.DebugLevel))
 	b, err := New(context.Background(), Options{Project: g.Project, Location: g.Location, Endpoint: g.Endpoint, Insecure: g.Insecure}, log)
 	if err != nil {

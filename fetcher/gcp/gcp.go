@@ -127,7 +127,7 @@ func newBackend(c accessor, o Options, log *zap.Logger) *Backend {
 // object, Version the version number the service resolved. Created is left zero: it takes
 // a second call (GetSecretVersion), which roles/secretmanager.secretAccessor does not allow.
 func (b *Backend) Fetch(ctx context.Context, ref fetcher.Ref) (fetcher.Secret, error) {
-	name, err := resourceName(ref.Path, ref.Version, b.project, b.location)
+	name, err := resourceName(ref, b.project, b.location)
 	if err != nil {
 		return fetcher.Secret{}, fmt.Errorf("%s: %w", ref, err)
 	}

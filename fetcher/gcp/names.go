@@ -1,9 +1,10 @@
 package gcp
 
 import (
-	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/patas/patas-secrets/fetcher"
 )
 
 // The documented forms are checked by hand: as regular expressions, {1,255} and {1,63}
@@ -33,7 +34,9 @@ func (f nameForm) MatchString(s string) bool {
 
 const fullForms = "projects/P/secrets/S[/versions/V] or projects/P/locations/L/secrets/S[/versions/V]"
 
-// resourceName turns a ref's path and version into the version resource name to access:
+// resourceName turns a ref's path and version into the version resource name to access. It
+// is the one parse of a gcp ref: config checks refs with it too. Its errors do not repeat
+// the ref; they name the backend's entry (backends.NAME) where the fix goes.
 //
 //	NAME                                  -> projects/<project>[/locations/<location>]/secrets/NAME/versions/latest
 //	NAME @3                               -> …/secrets/NAME/versions/3
@@ -41,7 +44,8 @@ const fullForms = "projects/P/secrets/S[/versions/V] or projects/P/locations/L/s
 //	projects/P/locations/L/secrets/S[/…]  -> itself (L must be the backend's location)
 //
 // A version in the path and a different @version in the ref is an error.
-func resourceName(path, refVersion, project, location string) (string, error) {
+func resourceName(r fetcher.Ref, project, location string) (string, error) {
+	path, refVersion, entry := r.Path, r.Version, "backends."+r.Backend
 	if refVersion != "" && !versionRE.MatchString(refVersion) {
 		return "", fmt.Errorf("version %q: want a number, latest or a version alias", refVersion)
 	}
@@ -50,7 +54,7 @@ func resourceName(path, refVersion, project, location string) (string, error) {
 			return "", fmt.Errorf("secret id %q may hold only letters, digits, '-' and '_' (or write %s)", path, fullForms)
 		}
 		if project == "" {
-			return "", errors.New("the short form gcp:NAME needs project in the backend config (or write a full name " + fullForms + ")")
+			return "", fmt.Errorf("the short form needs project on %s (or write a full name %s)", entry, fullForms)
 		}
 		return versionName(secretPrefix(project, location)+path, refVersion), nil
 	}
@@ -71,11 +75,11 @@ func resourceName(path, refVersion, project, location string) (string, error) {
 	}
 	switch {
 	case loc != location && location == "":
-		return "", fmt.Errorf("%q is a regional secret in %s: set location: %s on the backend (its regional endpoint serves it)", path, loc, loc)
+		return "", fmt.Errorf("a regional secret in %s needs location: %s on %s (its regional endpoint serves it)", loc, loc, entry)
 	case loc != location && loc == "":
-		return "", fmt.Errorf("%q is a global secret, but this backend reads location %s through its regional endpoint: use a backend without location", path, location)
+		return "", fmt.Errorf("a global secret cannot be read through %s, which reads location %s through its regional endpoint: use a backend without location", entry, location)
 	case loc != location:
-		return "", fmt.Errorf("%q is in location %s, but this backend reads location %s", path, loc, location)
+		return "", fmt.Errorf("location %s differs from %s.location (%s)", loc, entry, location)
 	}
 	if len(seg) == 2 {
 		if !versionRE.MatchString(seg[1]) {

@@ -3,6 +3,8 @@ package gcp
 import (
 	"strings"
 	"testing"
+
+	"github.com/patas/patas-secrets/fetcher"
 )
 
 func TestResourceName(t *testing.T) {
@@ -25,10 +27,10 @@ func TestResourceName(t *testing.T) {
 		{name: "project number", path: "projects/123456/secrets/db", want: "projects/123456/secrets/db/versions/latest"},
 		{name: "regional full", path: "projects/p/locations/us-east1/secrets/db", location: "us-east1", want: "projects/p/locations/us-east1/secrets/db/versions/latest"},
 		{name: "regional full version", path: "projects/p/locations/us-east1/secrets/db/versions/2", location: "us-east1", want: "projects/p/locations/us-east1/secrets/db/versions/2"},
-		{name: "regional name, global backend", path: "projects/p/locations/us-east1/secrets/db", errHas: "set location: us-east1"},
-		{name: "regional name, global backend, with version", path: "projects/p/locations/us-east1/secrets/db/versions/1", errHas: "set location: us-east1"},
+		{name: "regional name, global backend", path: "projects/p/locations/us-east1/secrets/db", errHas: "needs location: us-east1 on backends.gcp"},
+		{name: "regional name, global backend, with version", path: "projects/p/locations/us-east1/secrets/db/versions/1", errHas: "needs location: us-east1 on backends.gcp"},
 		{name: "global name, regional backend", path: "projects/p/secrets/db", location: "us-east1", errHas: "global secret"},
-		{name: "other location", path: "projects/p/locations/us-west1/secrets/db", location: "us-east1", errHas: "reads location us-east1"},
+		{name: "other location", path: "projects/p/locations/us-west1/secrets/db", location: "us-east1", errHas: "differs from backends.gcp.location (us-east1)"},
 		{name: "trailing slash", path: "projects/p/secrets/db/", errHas: "want NAME"},
 		{name: "empty project", path: "projects//secrets/db", errHas: "want NAME"},
 		{name: "not a secret", path: "projects/p/topics/t", errHas: "want NAME"},
@@ -37,7 +39,7 @@ func TestResourceName(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := resourceName(tt.path, tt.version, tt.project, tt.location)
+			got, err := resourceName(fetcher.Ref{Backend: "gcp", Path: tt.path, Version: tt.version}, tt.project, tt.location)
 			if tt.want != "" {
 				if err != nil || got != tt.want {
 					t.Fatalf("got %q, %v; want %q", got, err, tt.want)

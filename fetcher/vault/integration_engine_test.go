@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/patas/patas-secrets/fetcher"
+	"github.com/patas/patas-secrets/fetcher/file"
+	"github.com/patas/patas-secrets/fetcher/registry"
 	"github.com/patas/patas-secrets/internal/config"
 	"github.com/patas/patas-secrets/internal/engine"
 	"github.com/patas/patas-secrets/internal/testenv"
@@ -19,7 +21,7 @@ import (
 // test ends, and returns the path of its dotenv output.
 func (f *fixture) runEngine(dir, yaml string, backends map[string]fetcher.Backend) string {
 	f.t.Helper()
-	cfg, err := config.Parse([]byte(yaml), dir)
+	cfg, err := config.Parse([]byte(yaml), dir, registry.New([]registry.Type{Type, file.Type}, nil))
 	if err != nil {
 		f.t.Fatal(err)
 	}

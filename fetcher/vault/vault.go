@@ -13,7 +13,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -151,11 +150,9 @@ func newClient(v vaultAPI, a *authenticator, log *zap.Logger) *Client {
 // pins a version. An auth failure wraps fetcher.ErrPermission, a missing secret or
 // version fetcher.ErrNotFound; other errors are network or server trouble.
 func (c *Client) Fetch(ctx context.Context, ref fetcher.Ref) (fetcher.Secret, error) {
-	ref.Path = strings.Trim(ref.Path, "/")
-	if ref.Version != "" {
-		if n, err := strconv.Atoi(ref.Version); err != nil || n < 1 {
-			return fetcher.Secret{}, fmt.Errorf("reading %s: version %q: want a version number (1, 2, …)", ref, ref.Version)
-		}
+	ref, err := parseRef(ref)
+	if err != nil {
+		return fetcher.Secret{}, fmt.Errorf("reading %s: %w", ref, err)
 	}
 	s, err := c.auth.current(ctx)
 	if err != nil {

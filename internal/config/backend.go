@@ -7,22 +7,22 @@ import (
 	"sort"
 	"strings"
 
+	"go.uber.org/zap"
 	"go.yaml.in/yaml/v3"
+
+	"github.com/patas/patas-secrets/fetcher/registry"
 )
 
-// Backend is one entry of backends. Type picks which of the typed settings applies; each
-// type's settings live in its own file (backend_file.go, backend_vault.go, …) and are
-// decoded strictly, so a field of another type is an unknown field.
+// Backend is one entry of backends. Its settings belong to its type, which the registry
+// the config was parsed with supplies; config itself knows no backend type.
 type Backend struct {
-	Type  string
-	File  *FileBackend
-	Vault *VaultBackend
-	AWS   *AWSBackend
-	GCP   *GCPBackend
-}
+	Type string
+	// Settings is the entry decoded into its type's settings; nil when the type is not in
+	// the registry (a problem says so).
+	Settings registry.Settings
 
-// BackendTypes lists the values of type.
-var BackendTypes = []string{"aws", "file", "gcp", "vault"}
+	node *yaml.Node // the entry, decoded by decodeBackends once the registry is known
+}
 
 func (b *Backend) UnmarshalYAML(n *yaml.Node) error {
 	if n.Kind != yaml.MappingNode {
@@ -33,29 +33,53 @@ func (b *Backend) UnmarshalYAML(n *yaml.Node) error {
 			b.Type = n.Content[i+1].Value
 		}
 	}
-	var target any
-	switch b.Type {
-	case "file":
-		b.File = &FileBackend{}
-		target = b.File
-	case "vault":
-		b.Vault = &VaultBackend{}
-		target = b.Vault
-	case "aws":
-		b.AWS = &AWSBackend{}
-		target = b.AWS
-	case "gcp":
-		b.GCP = &GCPBackend{}
-		target = b.GCP
-	case "":
-		return typeError(n, "backend has no type (types: %s)", strings.Join(BackendTypes, ", "))
-	default:
-		return typeError(n, "unknown backend type %q (types: %s)", b.Type, strings.Join(BackendTypes, ", "))
-	}
-	return decodeStrict(n, target)
+	b.node = n
+	return nil
 }
 
-var lineRE = regexp.MustCompile(`^line (\d+): `)
+// decodeBackends decodes each entry strictly into its type's settings.
+func (c *Config) decodeBackends(reg *registry.Registry, p *Problems) {
+	for _, name := range c.BackendNames() {
+		b := c.Backends[name]
+		path := "backends." + name
+		t, err := reg.Lookup(b.Type)
+		if err != nil {
+			p.Add(path, "%v", err)
+			continue
+		}
+		b.Settings = t.New()
+		if err := decodeStrict(b.node, b.Settings); err != nil {
+			for _, msg := range yamlErrors(err) {
+				p.Add(path, "%s", friendlyBackendYAML(msg))
+			}
+		}
+		c.Backends[name] = b
+	}
+}
+
+// BackendEnv is what the settings of backend name need from the config.
+func (c *Config) BackendEnv(name string, log *zap.Logger) registry.Env {
+	return registry.Env{Name: name, Production: c.IsProduction(), Dir: c.Dir, Log: log}
+}
+
+var (
+	lineRE   = regexp.MustCompile(`^line (\d+): `)
+	inTypeRE = regexp.MustCompile(` in type \*?[\w.]+`)
+)
+
+// friendlyBackendYAML drops the Go type from yaml.v3's messages about a backend's settings:
+// the problem's path names the entry already.
+func friendlyBackendYAML(msg string) string {
+	return friendlyYAML(inTypeRE.ReplaceAllString(msg, ""))
+}
+
+// yamlErrors lists the messages of a decode error.
+func yamlErrors(err error) []string {
+	if te, ok := err.(*yaml.TypeError); ok {
+		return te.Errors
+	}
+	return []string{err.Error()}
+}
 
 // decodeStrict decodes n into out with unknown fields rejected. yaml.v3 does not carry
 // KnownFields into a custom unmarshaler, so the node is re-encoded and decoded again; the
@@ -86,15 +110,20 @@ func decodeStrict(n *yaml.Node, out any) error {
 	return te
 }
 
-// backendNames returns the configured backend names, sorted, for error messages.
-func (c *Config) backendNames() string {
+// BackendNames lists the configured backends, sorted.
+func (c *Config) BackendNames() []string {
 	names := make([]string, 0, len(c.Backends))
 	for n := range c.Backends {
 		names = append(names, n)
 	}
 	sort.Strings(names)
-	if len(names) == 0 {
+	return names
+}
+
+// backendNames returns the configured backend names, sorted, for error messages.
+func (c *Config) backendNames() string {
+	if len(c.Backends) == 0 {
 		return "none configured"
 	}
-	return strings.Join(names, ", ")
+	return strings.Join(c.BackendNames(), ", ")
 }

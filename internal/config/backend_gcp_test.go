@@ -40,7 +40,7 @@ func TestGCPBackend(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := Parse([]byte(gcpConfig(tt.env, tt.backend, tt.secrets)), "/etc/patas")
+			_, err := Parse([]byte(gcpConfig(tt.env, tt.backend, tt.secrets)), "/etc/patas", testBackends)
 			switch {
 			case tt.want == "" && err != nil:
 				t.Fatalf("got %v, want a valid config", err)

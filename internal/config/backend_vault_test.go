@@ -50,7 +50,7 @@ outputs:
 		t.Run(tt.name, func(t *testing.T) {
 			t.Setenv("VAULT_ADDR", "")
 			t.Setenv("VAULT_SKIP_VERIFY", "")
-			_, err := Parse([]byte(base(tt.env, tt.yaml)), t.TempDir())
+			_, err := Parse([]byte(base(tt.env, tt.yaml)), t.TempDir(), testBackends)
 			if len(tt.want) == 0 {
 				if err != nil {
 					t.Fatalf("got %v, want a valid config", err)
@@ -76,7 +76,7 @@ func TestVaultProductionChecksVaultAddr(t *testing.T) {
 backends: {vault: {type: vault}}
 secrets: [{env: A, ref: "vault:secret/a#a"}]
 outputs: [{format: dotenv, path: out.env}]
-`), t.TempDir())
+`), t.TempDir(), testBackends)
 	if err == nil || !strings.Contains(err.Error(), "VAULT_ADDR is http://vault:8200") {
 		t.Errorf("got %v, want a problem naming VAULT_ADDR", err)
 	}

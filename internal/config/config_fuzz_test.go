@@ -40,7 +40,7 @@ hygiene: {max_age: 90d, min_length: 16}
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		cfg, err := Parse(data, "/etc/patas")
+		cfg, err := Parse(data, "/etc/patas", testBackends)
 		if err != nil {
 			if strings.TrimSpace(err.Error()) == "" {
 				t.Fatalf("an empty error message")

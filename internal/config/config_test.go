@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/patas/patas-secrets/fetcher/file"
 )
 
 const valid = `
@@ -36,7 +38,7 @@ validate: {profile: patas, required: [DATABASE_URL]}
 `
 
 func TestParseValid(t *testing.T) {
-	c, err := Parse([]byte(valid), "/etc/patas")
+	c, err := Parse([]byte(valid), "/etc/patas", testBackends)
 	if err != nil {
 		t.Fatalf("valid config: %v", err)
 	}
@@ -52,7 +54,7 @@ func TestParseValid(t *testing.T) {
 	if got, want := c.Abs(c.Outputs[1].Path), "/etc/patas/out/local.env"; got != want {
 		t.Errorf("relative output path: got %s, want %s", got, want)
 	}
-	if got, want := c.Backends["swarm"].File.Dir, "/run/secrets"; got != want {
+	if got, want := c.Backends["swarm"].Settings.(*file.Settings).Dir, "/run/secrets"; got != want {
 		t.Errorf("file dir: got %s, want %s", got, want)
 	}
 	if !c.IsProduction() {
@@ -62,7 +64,7 @@ func TestParseValid(t *testing.T) {
 
 func TestDefaults(t *testing.T) {
 	t.Setenv("ENVIRONMENT", "")
-	c, err := Parse([]byte("backends: {f: {type: file, dir: d}}\nsecrets: [{env: A, ref: f:a}]\noutputs: [{format: dotenv, path: a.env}]\n"), "/x")
+	c, err := Parse([]byte("backends: {f: {type: file, dir: d}}\nsecrets: [{env: A, ref: f:a}]\noutputs: [{format: dotenv, path: a.env}]\n"), "/x", testBackends)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,7 +73,7 @@ func TestDefaults(t *testing.T) {
 		t.Errorf("defaults: got %+v env %s", c.Refresh, c.Environment)
 	}
 	t.Setenv("ENVIRONMENT", "production")
-	c, _ = Parse([]byte("backends: {f: {type: file, dir: d}}\nsecrets: [{env: A, ref: f:a}]\noutputs: [{format: dotenv, path: a.env}]\n"), "/x")
+	c, _ = Parse([]byte("backends: {f: {type: file, dir: d}}\nsecrets: [{env: A, ref: f:a}]\noutputs: [{format: dotenv, path: a.env}]\n"), "/x", testBackends)
 	if !c.IsProduction() {
 		t.Errorf("environment from $ENVIRONMENT: got %s, want production", c.Environment)
 	}
@@ -141,12 +143,12 @@ func TestValidateRules(t *testing.T) {
 		{"listen not host:port", base + "listen: 9102\n", `listen: "9102" is not host:port`},
 		{"unknown profile", base + "validate: {profile: patsa}\n", `validate.profile: unknown profile "patsa"`},
 		{"inline password in production", "environment: production\n" + strings.Replace(base, "ref: swarm:a", "template: 'postgresql://patas:hunter2@db/{{ secret \"swarm:a\" }}'", 1), "secrets[0].template: holds a literal password"},
-		{"dotenv file in production", "environment: production\n" + strings.Replace(base, "ref: swarm:a", "ref: swarm:.env#A", 1), "swarm:.env#A is a .env file, which production refuses"},
+		{"dotenv file in production", "environment: production\n" + strings.Replace(base, "ref: swarm:a", "ref: swarm:.env#A", 1), "secrets[0].ref: swarm:.env#A: a .env file, which production refuses"},
 		{"negative min_length", base + "hygiene: {min_length: -1}\n", "hygiene.min_length: must be 0 or more"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := Parse([]byte(tt.yaml), "/x")
+			_, err := Parse([]byte(tt.yaml), "/x", testBackends)
 			if err == nil {
 				t.Fatalf("got no error, want one containing %q", tt.want)
 			}
@@ -171,7 +173,7 @@ outputs:
   - {format: dotnev, path: x, mode: 0440}
 refresh: {interval: 10ms}
 `
-	_, err := Parse([]byte(bad), "/x")
+	_, err := Parse([]byte(bad), "/x", testBackends)
 	var probs Problems
 	if !errors.As(err, &probs) {
 		t.Fatalf("got %v, want Problems", err)
@@ -187,14 +189,14 @@ refresh: {interval: 10ms}
 }
 
 func TestUnknownFieldLineNumbersInBackends(t *testing.T) {
-	_, err := Parse([]byte("backends:\n  a: {type: file, dir: d}\n  b:\n    type: file\n    dir: d\n    dri: e\nsecrets: [{env: A, ref: a:x}]\noutputs: [{format: dotenv, path: p}]\n"), "/x")
+	_, err := Parse([]byte("backends:\n  a: {type: file, dir: d}\n  b:\n    type: file\n    dir: d\n    dri: e\nsecrets: [{env: A, ref: a:x}]\noutputs: [{format: dotenv, path: p}]\n"), "/x", testBackends)
 	if err == nil || !strings.Contains(err.Error(), "line 6:") {
 		t.Errorf("got %v, want the unknown field reported at line 6", err)
 	}
 }
 
 func TestSyntaxError(t *testing.T) {
-	_, err := Parse([]byte("secrets: [\n"), "/x")
+	_, err := Parse([]byte("secrets: [\n"), "/x", testBackends)
 	if err == nil || !strings.Contains(err.Error(), "YAML") {
 		t.Errorf("got %v, want a YAML syntax error", err)
 	}
@@ -221,7 +223,7 @@ func TestExpandListsValidation(t *testing.T) {
 		{"  - {ref: 'f:a', expand: true, expand_allow: ['1x']}\n", `secrets[0].expand_allow[0]: "1x" is not a valid variable name`},
 		{"  - {ref: 'f:a', expand: true, keys: ['']}\n", "secrets[0].keys[0]: empty key"},
 	} {
-		_, err := Parse([]byte(base+tt.secrets), "/")
+		_, err := Parse([]byte(base+tt.secrets), "/", testBackends)
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("%s: got %v, want %q", tt.secrets, err, tt.want)
 		}
@@ -232,7 +234,7 @@ func TestExpandListsValidation(t *testing.T) {
 // max_staleness leaves room for two cycles of a long interval.
 func TestStalenessAndMinLengthDefaults(t *testing.T) {
 	cfg := "backends: {f: {type: file, dir: d}}\nsecrets: [{env: A, ref: f:a}]\noutputs: [{format: dotenv, path: a.env}]\n"
-	c, err := Parse([]byte(cfg+"hygiene: {min_length: 0}\nrefresh: {interval: 1h}\n"), "/x")
+	c, err := Parse([]byte(cfg+"hygiene: {min_length: 0}\nrefresh: {interval: 1h}\n"), "/x", testBackends)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -242,7 +244,7 @@ func TestStalenessAndMinLengthDefaults(t *testing.T) {
 	if got, want := time.Duration(c.Refresh.MaxStaleness), 2*66*time.Minute+DefaultReadTimeout; got != want {
 		t.Errorf("default max_staleness for a 1h interval: got %s, want %s", got, want)
 	}
-	c, _ = Parse([]byte(cfg), "/x")
+	c, _ = Parse([]byte(cfg), "/x", testBackends)
 	if got := c.Hygiene.MinLengthOrDefault(); got != DefaultMinLength {
 		t.Errorf("absent min_length: got %d, want %d", got, DefaultMinLength)
 	}

@@ -11,11 +11,14 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/patas/patas-secrets/fetcher/registry"
 )
 
-// Load reads, strictly decodes and validates the config file at path. On failure the error
-// is a Problems listing every problem found (decode and validation together).
-func Load(path string) (*Config, error) {
+// Load reads, strictly decodes and validates the config file at path; backends holds the
+// backend types of this build. On failure the error is a Problems listing every problem
+// found (decode and validation together).
+func Load(path string, backends *registry.Registry) (*Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("reading config: %w", err)
@@ -24,12 +27,16 @@ func Load(path string) (*Config, error) {
 	if err != nil {
 		return nil, err
 	}
-	return Parse(data, dir)
+	return Parse(data, dir, backends)
 }
 
 // Parse decodes data strictly (an unknown field is an error), applies defaults and
-// validates. Relative paths are taken relative to dir.
-func Parse(data []byte, dir string) (*Config, error) {
+// validates. Relative paths are taken relative to dir. Each backend entry is decoded into
+// the settings of its type in backends.
+func Parse(data []byte, dir string, backends *registry.Registry) (*Config, error) {
+	if backends == nil {
+		backends = registry.New(nil, nil)
+	}
 	var c Config
 	var probs Problems
 	dec := yaml.NewDecoder(bytes.NewReader(data))
@@ -44,6 +51,7 @@ func Parse(data []byte, dir string) (*Config, error) {
 			probs.Add("", friendlyYAML(e))
 		}
 	}
+	c.decodeBackends(backends, &probs)
 	c.Dir = dir
 	c.applyDefaults()
 	probs = append(probs, c.Validate()...)
@@ -67,11 +75,6 @@ func friendlyYAML(msg string) string {
 		"in type config.NotifySignal", "in notify.signal",
 		"in type config.NotifyCommand", "in notify.command",
 		"in type config.NotifyHTTP", "in notify.http",
-		"in type config.FileBackend", "in a file backend",
-		"in type config.VaultBackend", "in a vault backend",
-		"in type config.VaultAuth", "in a vault backend's auth",
-		"in type config.AWSBackend", "in an aws backend",
-		"in type config.GCPBackend", "in a gcp backend",
 		"not found", "is not a known field (check its spelling and indentation)",
 	)
 	return r.Replace(msg)

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/patas/patas-secrets/fetcher/registry"
 	"github.com/patas/patas-secrets/internal/tmpl"
 )
 
@@ -75,7 +76,8 @@ func (c *Config) validateOutputTemplate(p *Problems, path string, o Output) {
 		}
 	}
 	for _, r := range t.Refs() {
-		c.checkRef(p, path+".template", r.String())
+		// An output template may range over every key of a secret, as expand does.
+		c.checkRef(p, path+".template", r.String(), registry.Use{Expand: true})
 	}
 	if c.IsProduction() && !c.Hygiene.AllowInlineValues && t.HasInlinePassword() {
 		p.Add(path+".template", "%s holds a literal password in a URL; take it from a backend with {{ secret \"backend:path\" }} (or set hygiene.allow_inline_values)", o.Template)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/patas/patas-secrets/fetcher"
+	"github.com/patas/patas-secrets/fetcher/registry"
 	"github.com/patas/patas-secrets/internal/tmpl"
 	"github.com/patas/patas-secrets/sinks"
 )
@@ -57,15 +58,17 @@ func (c *Config) validateBackends(p *Problems) {
 		if _, err := fetcher.ParseRef(name + ":x"); err != nil {
 			p.Add(path, "backend names may hold only letters, digits, '_' and '-'")
 		}
-		switch {
-		case b.File != nil:
-			b.File.validate(path, c, p)
-		case b.Vault != nil:
-			b.Vault.validate(path, c, p)
-		case b.AWS != nil:
-			b.AWS.validate(path, c, p)
-		case b.GCP != nil:
-			b.GCP.validate(path, c, p)
+		if b.Settings == nil {
+			continue // decodeBackends said why
+		}
+		var bp registry.Problems
+		b.Settings.Validate(c.BackendEnv(name, nil), &bp)
+		for _, x := range bp {
+			at := path
+			if x.Field != "" {
+				at += "." + x.Field
+			}
+			p.Add(at, "%s", x.Msg)
 		}
 	}
 }
@@ -84,7 +87,7 @@ func (c *Config) validateSecrets(p *Problems) map[string]bool {
 		case s.Ref == "" && s.Template == "":
 			p.Add(path, "needs a ref (backend:path#key) or a template")
 		case s.Ref != "":
-			c.checkRef(p, path+".ref", s.Ref)
+			c.checkRef(p, path+".ref", s.Ref, registry.Use{Expand: s.Expand})
 			if r, err := fetcher.ParseRef(s.Ref); err == nil && s.Expand && r.Key != "" {
 				p.Add(path+".ref", "expand takes a whole JSON object; drop #%s", r.Key)
 			}
@@ -95,7 +98,7 @@ func (c *Config) validateSecrets(p *Problems) map[string]bool {
 			}
 			if t != nil {
 				for _, r := range t.Refs() {
-					c.checkRef(p, path+".template", r.String())
+					c.checkRef(p, path+".template", r.String(), registry.Use{})
 				}
 			}
 			if s.Expand {
@@ -174,14 +177,23 @@ func (c *Config) validateFallbacks(p *Problems, envs map[string]int) {
 	}
 }
 
-func (c *Config) checkRef(p *Problems, path, ref string) {
+// checkRef parses ref with the common grammar, then lets its backend check the rest with
+// the parse its Fetch uses, and reports the backend's error at path.
+func (c *Config) checkRef(p *Problems, path, ref string, use registry.Use) {
 	r, err := fetcher.ParseRef(ref)
 	if err != nil {
 		p.Add(path, "%v", err)
 		return
 	}
-	if _, ok := c.Backends[r.Backend]; !ok {
+	b, ok := c.Backends[r.Backend]
+	switch {
+	case !ok:
 		p.Add(path, "unknown backend %q (backends: %s)", r.Backend, c.backendNames())
+	case b.Settings == nil:
+	default:
+		if err := b.Settings.CheckRef(c.BackendEnv(r.Backend, nil), r, use); err != nil {
+			p.Add(path, "%s: %v", r, err)
+		}
 	}
 }
 

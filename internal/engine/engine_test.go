@@ -17,6 +17,7 @@ import (
 
 	"github.com/patas/patas-secrets/fetcher"
 	"github.com/patas/patas-secrets/internal/config"
+	"github.com/patas/patas-secrets/internal/testenv/allbackends"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -97,7 +98,7 @@ func setup(t *testing.T, secrets string, extra string) (*Engine, *fake, string, 
 	dir := t.TempDir()
 	yaml := "backends: {f: {type: file, dir: unused}}\nsecrets:\n" + secrets +
 		"outputs: [{format: dotenv, path: out.env, mode: \"0600\"}]\n" + extra
-	cfg, err := config.Parse([]byte(yaml), dir)
+	cfg, err := config.Parse([]byte(yaml), dir, allbackends.Registry())
 	if err != nil {
 		t.Fatalf("config: %v", err)
 	}

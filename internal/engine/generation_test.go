@@ -11,6 +11,7 @@ import (
 
 	"github.com/patas/patas-secrets/fetcher"
 	"github.com/patas/patas-secrets/internal/config"
+	"github.com/patas/patas-secrets/internal/testenv/allbackends"
 )
 
 type countingNotifier struct{ n atomic.Int32 }
@@ -23,7 +24,7 @@ func twoOutputs(t *testing.T, second string) (*Engine, *fake, string, *countingN
 	t.Helper()
 	dir := t.TempDir()
 	cfg, err := config.Parse([]byte("backends: {f: {type: file, dir: unused}}\nsecrets: [{env: A, ref: 'f:a'}]\n"+
-		"outputs: [{format: dotenv, path: a.env}, {format: dotenv, path: "+second+"}]\n"), dir)
+		"outputs: [{format: dotenv, path: a.env}, {format: dotenv, path: "+second+"}]\n"), dir, allbackends.Registry())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,7 +93,7 @@ func TestNewParentsTakeTheOutputOwner(t *testing.T) {
 	}
 	dir := t.TempDir()
 	cfg, err := config.Parse([]byte("backends: {f: {type: file, dir: unused}}\nsecrets: [{env: A, ref: 'f:a'}]\n"+
-		"outputs: [{format: dotenv, path: new/sub/a.env, uid: 4242, gid: 4343}, {format: files, path: other/files, uid: 4242, gid: 4343}]\n"), dir)
+		"outputs: [{format: dotenv, path: new/sub/a.env, uid: 4242, gid: 4343}, {format: files, path: other/files, uid: 4242, gid: 4343}]\n"), dir, allbackends.Registry())
 	if err != nil {
 		t.Fatal(err)
 	}

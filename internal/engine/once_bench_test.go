@@ -13,6 +13,7 @@ import (
 	"github.com/patas/patas-secrets/fetcher"
 	"github.com/patas/patas-secrets/fetcher/file"
 	"github.com/patas/patas-secrets/internal/config"
+	"github.com/patas/patas-secrets/internal/testenv/allbackends"
 )
 
 // BenchmarkRunOnceFile measures one refresh in process (read every secret from a file
@@ -38,7 +39,7 @@ func BenchmarkRunOnceFile(b *testing.B) {
 				fmt.Fprintf(&cfgText, "  - {env: V%04d, ref: 'f:%s'}\n", i, name)
 			}
 			cfgText.WriteString("outputs: [{format: dotenv, path: out/secrets.env}]\n")
-			cfg, err := config.Parse([]byte(cfgText.String()), dir)
+			cfg, err := config.Parse([]byte(cfgText.String()), dir, allbackends.Registry())
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -14,6 +14,7 @@ import (
 	"github.com/patas/patas-secrets/fetcher"
 	"github.com/patas/patas-secrets/fetcher/file"
 	"github.com/patas/patas-secrets/internal/config"
+	"github.com/patas/patas-secrets/internal/testenv/allbackends"
 )
 
 // BenchmarkKubernetesSwapToEnvFile measures the time from a kubelet-style ..data symlink
@@ -48,7 +49,7 @@ secrets:
     template: 'postgresql://patas:{{ secret "k8s:db_password" }}@db/patas'
 outputs: [{format: dotenv, path: out/secrets.env}]
 refresh: {interval: 1h}
-`), dir)
+`), dir, allbackends.Registry())
 	if err != nil {
 		b.Fatal(err)
 	}

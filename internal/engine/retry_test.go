@@ -11,6 +11,7 @@ import (
 
 	"github.com/patas/patas-secrets/fetcher"
 	"github.com/patas/patas-secrets/internal/config"
+	"github.com/patas/patas-secrets/internal/testenv/allbackends"
 )
 
 func TestBackoffFollowsRetryConfig(t *testing.T) {
@@ -110,7 +111,7 @@ func TestConcurrencyLimit(t *testing.T) {
 	}
 	yaml := "backends: {g: {type: file, dir: unused}}\nsecrets:\n" + secrets.String() +
 		"outputs: [{format: dotenv, path: out.env}]\nrefresh: {concurrency: 3}\n"
-	cfg, err := config.Parse([]byte(yaml), t.TempDir())
+	cfg, err := config.Parse([]byte(yaml), t.TempDir(), allbackends.Registry())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -153,7 +154,7 @@ func TestRetryConfigProblems(t *testing.T) {
 		{"{concurrency: -1}", "refresh.concurrency: must be between 1 and 256"},
 		{"{retry: {tries: 3}}", "in refresh.retry"},
 	} {
-		_, err := config.Parse([]byte(base+"refresh: "+tt.refresh+"\n"), t.TempDir())
+		_, err := config.Parse([]byte(base+"refresh: "+tt.refresh+"\n"), t.TempDir(), allbackends.Registry())
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("%s: got %v, want %q", tt.refresh, err, tt.want)
 		}

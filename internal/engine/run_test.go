@@ -14,6 +14,7 @@ import (
 	"github.com/patas/patas-secrets/fetcher"
 	"github.com/patas/patas-secrets/fetcher/file"
 	"github.com/patas/patas-secrets/internal/config"
+	"github.com/patas/patas-secrets/internal/testenv/allbackends"
 )
 
 // runInBackground starts e.Run and returns a stop function that waits for it to return.
@@ -64,7 +65,7 @@ secrets:
     template: 'postgresql://patas:{{ secret "swarm:db_password" }}@db/patas'
 outputs: [{format: dotenv, path: out/secrets.env}]
 refresh: {interval: 1h, watch: true}
-`), dir)
+`), dir, allbackends.Registry())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/patas/patas-secrets/fetcher/file"
 	"github.com/patas/patas-secrets/internal/config"
 	"github.com/patas/patas-secrets/internal/engine"
+	"github.com/patas/patas-secrets/internal/testenv/allbackends"
 )
 
 // TestEngineNotifiesAfterWriting runs the engine with a Manager as its Notifier: the
@@ -46,7 +47,7 @@ func TestEngineNotifiesAfterWriting(t *testing.T) {
 secrets: [{env: API_KEYS, ref: 'src:api_keys'}]
 outputs: [{format: dotenv, path: run/secrets.env}]
 refresh: {interval: 1h}
-`), dir)
+`), dir, allbackends.Registry())
 	if err != nil {
 		t.Fatal(err)
 	}

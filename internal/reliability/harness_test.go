@@ -20,6 +20,7 @@ import (
 	"github.com/patas/patas-secrets/internal/config"
 	"github.com/patas/patas-secrets/internal/engine"
 	"github.com/patas/patas-secrets/internal/telemetry"
+	"github.com/patas/patas-secrets/internal/testenv/allbackends"
 )
 
 // canary is planted in every secret value; no log line, error, metric or panic may hold it.
@@ -72,7 +73,7 @@ type running struct {
 // metrics and a short FetchTimeout, logging into l,, and runs it until the test ends.
 func startEngine(t *testing.T, l *logs, dir, yaml string, backends map[string]fetcher.Backend, fetchTimeout time.Duration) *running {
 	t.Helper()
-	cfg, err := config.Parse([]byte(yaml), dir)
+	cfg, err := config.Parse([]byte(yaml), dir, allbackends.Registry())
 	if err != nil {
 		t.Fatalf("config: %v", err)
 	}
