@@ -3,8 +3,9 @@ package aws
 import (
 	"context"
 	"fmt"
-	"math/rand/v2"
 	"time"
+
+	shared "github.com/patas/patas-secrets/internal/backoff"
 )
 
 // backoff bounds the retries of a throttled call: at most attempts calls, waiting a random
@@ -19,12 +20,9 @@ type backoff struct {
 // the engine's own backoff then takes over.
 var defaultBackoff = backoff{attempts: 5, base: 250 * time.Millisecond, max: 4 * time.Second}
 
+// delay is the shared policy with full jitter: uniform over (0, min(max, base·2^retry)].
 func (b backoff) delay(retry int) time.Duration {
-	d := b.base << retry
-	if d > b.max || d <= 0 {
-		d = b.max
-	}
-	return rand.N(d) + 1
+	return shared.Policy{Base: b.base, Max: b.max, Full: true}.Delay(retry)
 }
 
 // call runs fn until it returns something other than a throttling error, the attempts run
@@ -47,12 +45,5 @@ func call[T any](ctx context.Context, b backoff, what string, fn func(context.Co
 
 // wait sleeps before retry n, or returns ctx's error when ctx ends first.
 func (b backoff) wait(ctx context.Context, retry int) error {
-	t := time.NewTimer(b.delay(retry))
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return shared.Wait(ctx, b.delay(retry))
 }

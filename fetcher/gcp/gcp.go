@@ -24,6 +24,7 @@ import (
 	"golang.org/x/oauth2/google"
 
 	"github.com/patas/patas-secrets/fetcher"
+	"github.com/patas/patas-secrets/internal/backoff"
 )
 
 // Options configures a backend.
@@ -149,11 +150,9 @@ func (b *Backend) Fetch(ctx context.Context, ref fetcher.Ref) (fetcher.Secret, e
 	return fetcher.Secret{Value: fetcher.NewValue(data), Data: fields, Version: v}, nil
 }
 
-// Retry pauses for UNAVAILABLE and unreachable endpoints: from 250 ms, doubling, at most 10 s.
-const (
-	firstPause = 250 * time.Millisecond
-	maxPause   = 10 * time.Second
-)
+// retryPause spaces retries of UNAVAILABLE and unreachable endpoints: from 250 ms, doubling,
+// at most 10 s, ±20% so that sidecars cut off together do not come back together.
+var retryPause = backoff.Policy{Base: 250 * time.Millisecond, Max: 10 * time.Second, Spread: 0.2}
 
 // accessRetrying retries what the client library retried by default for this call
 // (UNAVAILABLE, and a connection that fails, which gRPC reports as UNAVAILABLE) until ctx
@@ -161,8 +160,7 @@ const (
 // (HTTP 429) is not retried here: it is fetcher.ErrThrottled at once, so the engine's backoff
 // spaces the next attempt instead of this call hammering a quota until its deadline.
 func (b *Backend) accessRetrying(ctx context.Context, name string) (*accessResponse, error) {
-	pause := firstPause
-	for {
+	for n := 0; ; n++ {
 		resp, err := b.client.access(ctx, name)
 		if err == nil {
 			return resp, nil
@@ -173,14 +171,9 @@ func (b *Backend) accessRetrying(ctx context.Context, name string) (*accessRespo
 		if !retryable(err) {
 			return nil, classify(err)
 		}
-		t := time.NewTimer(pause)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if backoff.Wait(ctx, retryPause.Delay(n)) != nil {
 			return nil, giveUp(ctx.Err(), err)
-		case <-t.C:
 		}
-		pause = min(2*pause, maxPause)
 	}
 }
 

@@ -3,6 +3,8 @@ package engine
 import (
 	"errors"
 	"time"
+
+	"github.com/patas/patas-secrets/internal/backoff"
 )
 
 // ErrRetriesExhausted is returned by Run when refresh.on_failure is exit and
@@ -14,12 +16,7 @@ var ErrRetriesExhausted = errors.New("retries exhausted")
 // with ±20% jitter so replicas do not retry in step.
 func (e *Engine) backoff(failures int) time.Duration {
 	r := e.cfg.Refresh.Retry
-	ceiling := min(r.MaxBackoffOrDefault(), e.interval())
-	d := r.BackoffOrDefault()
-	for i := 1; i < failures && d < ceiling; i++ {
-		d *= 2
-	}
-	return jitter(min(d, ceiling), 0.2)
+	return backoff.Policy{Base: r.BackoffOrDefault(), Max: min(r.MaxBackoffOrDefault(), e.interval()), Spread: 0.2}.Delay(failures - 1)
 }
 
 // giveUp reports whether run should stop after failures consecutive failed refreshes.

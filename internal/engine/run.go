@@ -3,13 +3,13 @@ package engine
 import (
 	"context"
 	"fmt"
-	"math/rand/v2"
 	"sync"
 	"time"
 
 	"go.uber.org/zap"
 
 	"github.com/patas/patas-secrets/fetcher"
+	"github.com/patas/patas-secrets/internal/backoff"
 )
 
 // Reason says why a refresh runs.
@@ -132,9 +132,9 @@ func (e *Engine) startWatches(ctx context.Context, wg *sync.WaitGroup, changed f
 // nextWait is the interval with jitter, or sooner: about two thirds into the shortest
 // lease, or just after an overlap window closes (so old items leave on time).
 func (e *Engine) nextWait() (time.Duration, Reason) {
-	wait, why := jitter(e.interval(), e.cfg.Refresh.JitterFraction()), ReasonInterval
+	wait, why := backoff.Jitter(e.interval(), e.cfg.Refresh.JitterFraction()), ReasonInterval
 	if e.minTTL > 0 {
-		if lease := max(jitter(e.minTTL*2/3, 0.1), 100*time.Millisecond); lease < wait {
+		if lease := max(backoff.Jitter(e.minTTL*2/3, 0.1), 100*time.Millisecond); lease < wait {
 			wait, why = lease, ReasonLease
 		}
 	}
@@ -148,12 +148,3 @@ func (e *Engine) nextWait() (time.Duration, Reason) {
 
 func (e *Engine) interval() time.Duration     { return time.Duration(e.cfg.Refresh.Interval) }
 func (e *Engine) maxStaleness() time.Duration { return time.Duration(e.cfg.Refresh.MaxStaleness) }
-
-// jitter returns d spread uniformly over d±frac·d.
-func jitter(d time.Duration, frac float64) time.Duration {
-	if frac <= 0 || d <= 0 {
-		return d
-	}
-	spread := float64(d) * frac
-	return time.Duration(float64(d) - spread + rand.Float64()*2*spread)
-}

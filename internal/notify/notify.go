@@ -16,6 +16,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/patas/patas-secrets/internal/backoff"
 	"github.com/patas/patas-secrets/internal/config"
 	"github.com/patas/patas-secrets/internal/engine"
 )
@@ -129,7 +130,7 @@ func (m *Manager) Run(ctx context.Context) error {
 		if m.jitter > 0 {
 			wait += rand.N(m.jitter)
 		}
-		if !sleep(ctx, wait) {
+		if backoff.Wait(ctx, wait) != nil {
 			return nil
 		}
 		select { // changes during the wait are covered by this notification
@@ -173,8 +174,7 @@ func (m *Manager) deliver(ctx context.Context) {
 			}
 			return
 		}
-		d := min(m.minBackoff<<min(attempt-1, 20), m.maxBackoff)
-		d = d*8/10 + rand.N(d*4/10+1)
+		d := backoff.Policy{Base: m.minBackoff, Max: m.maxBackoff, Spread: 0.2}.Delay(attempt - 1)
 		timer := time.NewTimer(d)
 		select {
 		case <-ctx.Done():
@@ -193,18 +193,6 @@ func (m *Manager) deliver(ctx context.Context) {
 func (m *Manager) report(ok bool) {
 	if m.OnResult != nil {
 		m.OnResult(ok)
-	}
-}
-
-// sleep waits d or until ctx is done; it reports whether d elapsed.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
 	}
 }
 

@@ -1,6 +1,10 @@
 package supervisor
 
-import "time"
+import (
+	"time"
+
+	"github.com/patas/patas-secrets/internal/backoff"
+)
 
 // limiter bounds how often the child is restarted (or signalled) on file changes:
 //
@@ -27,7 +31,7 @@ func (l *limiter) next(now time.Time) time.Time {
 	if n == 0 {
 		return t
 	}
-	gap := min(l.backoff<<min(n-1, 30), l.window)
+	gap := backoff.Policy{Base: l.backoff, Max: l.window}.Delay(n - 1) // no jitter: one child, no herd
 	if g := l.history[n-1].Add(gap); g.After(t) {
 		t = g
 	}
