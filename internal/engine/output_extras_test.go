@@ -9,6 +9,7 @@ import (
 
 	"github.com/patas/patas-secrets/fetcher"
 	"github.com/patas/patas-secrets/internal/config"
+	"github.com/patas/patas-secrets/internal/testenv/allbackends"
 )
 
 // extrasEngine: a dotenv output (A, global notifier, backup) and a template output (B, its
@@ -22,7 +23,7 @@ secrets: [{env: A, ref: 'f:a'}]
 outputs:
   - {format: dotenv, path: a.env, mode: "0600", backup: true}
   - {format: template, template: b.tmpl, path: b.conf, notify: {command: {args: [/bin/true]}}}
-`), dir)
+`), dir, allbackends.Registry())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,7 +116,7 @@ func TestOutputExtrasConfigProblems(t *testing.T) {
 		{"[{format: dotenv, path: a, notify: {debounce: 1s}}]", "outputs[0].notify: needs at least one of signal, command or http"},
 		{"[{format: dotenv, path: a, notify: {signal: {pidfile: p, signal: SIGNOPE}}}]", "outputs[0].notify.signal.signal: unknown signal"},
 	} {
-		_, err := config.Parse([]byte(base+"outputs: "+tt.outputs+"\n"), t.TempDir())
+		_, err := config.Parse([]byte(base+"outputs: "+tt.outputs+"\n"), t.TempDir(), allbackends.Registry())
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("%s: got %v, want %q", tt.outputs, err, tt.want)
 		}
