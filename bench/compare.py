@@ -116,13 +116,18 @@ def median(xs):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--build", action="append", default=[], help="NAME=PATH of a patas-secrets build; the first is the default build")
+    ap.add_argument("--build", action="append", default=[],
+                    help="NAME=PATH[@vault,file] of a patas-secrets build and the backends it has (default both); the first is the default build")
     ap.add_argument("--vault", required=True)
     ap.add_argument("--consul-template", required=True)
     ap.add_argument("--rounds", type=int, default=15)
     ap.add_argument("--settle", type=float, default=20)
     args = ap.parse_args()
-    builds = dict(b.split("=", 1) for b in args.build)
+    builds, has = {}, {}
+    for spec in args.build:
+        name, path = spec.split("=", 1)
+        path, _, bk = path.partition("@")
+        builds[name], has[name] = path, set((bk or "vault,file").split(","))
     default = args.build[0].split("=", 1)[0]
 
     tmp = tempfile.mkdtemp(prefix="patas-compare-")
@@ -144,8 +149,10 @@ def main():
                  "vault-agent/once-vault": ([args.vault, "agent", "-log-level=error", "-config", cfg["agent-once"][0]], cfg["agent-once"][1])}
         for b, path in builds.items():
             cases[f"{b}/start-up"] = ([path, "version"], None)
-            cases[f"{b}/once-vault"] = ([path, "once", "--config", cfg["patas-vault"][0], "--log-level", "error"], cfg["patas-vault"][1])
-            cases[f"{b}/once-file"] = ([path, "once", "--config", cfg["patas-file"][0], "--log-level", "error"], cfg["patas-file"][1])
+            if "vault" in has[b]:
+                cases[f"{b}/once-vault"] = ([path, "once", "--config", cfg["patas-vault"][0], "--log-level", "error"], cfg["patas-vault"][1])
+            if "file" in has[b]:
+                cases[f"{b}/once-file"] = ([path, "once", "--config", cfg["patas-file"][0], "--log-level", "error"], cfg["patas-file"][1])
         names = list(cases)
         walls = {n: [] for n in names}
         rss = {n: [] for n in names}
@@ -172,11 +179,15 @@ def main():
         side = {"consul-template": [ct, "-log-level=err", f"-vault-addr={vault.url}", "-vault-renew-token=false",
                                     f"-template={ct_vault}:{tmp}/ct-side.env"],
                 "vault-agent": [args.vault, "agent", "-log-level=error", "-config", cfg["agent-run"][0]]}
-        for b, path in builds.items():
-            side[b] = [path, "run", "--config", cfg["patas-vault"][0], "--log-level", "error"]
+        for b, path in builds.items():  # a build without Vault runs the file config
+            which = "patas-vault" if "vault" in has[b] else "patas-file"
+            side[b] = [path, "run", "--config", cfg[which][0] + "." + b, "--log-level", "error"]
+            with open(cfg[which][0]) as f, open(cfg[which][0] + "." + b, "w") as g:
+                g.write(f.read().replace(cfg[which][1], cfg[which][1] + "." + b))
         procs = {n: subprocess.Popen(a, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for n, a in side.items()}
         try:
-            wait_file(cfg["patas-vault"][1], "sk-0123456789abcdef", timeout=60)
+            for b in builds:
+                wait_file(cfg["patas-vault" if "vault" in has[b] else "patas-file"][1] + "." + b, "sk-0123456789abcdef", timeout=60)
             wait_file(f"{tmp}/ct-side.env", "sk-0123456789abcdef", timeout=60)
             wait_file(cfg["agent-run"][1], "sk-0123456789abcdef", timeout=60)
             log(f"compare: sidecars settling {args.settle}s")
@@ -186,7 +197,8 @@ def main():
                 if p.poll() is not None:
                     raise SystemExit(f"bench: sidecar {n} exited {p.returncode}")
                 _, m = proc_sample(p.pid)
-                res["sidecar"][n] = {"rss_kib": m["VmRSS"], "anon_kib": m["RssAnon"], "file_kib": m["RssFile"]}
+                res["sidecar"][n] = {"rss_kib": m["VmRSS"], "anon_kib": m["RssAnon"], "file_kib": m["RssFile"],
+                                     "backend": "file" if n in has and "vault" not in has[n] else "vault"}
         finally:
             for p in procs.values():
                 p.send_signal(signal.SIGTERM)
@@ -212,6 +224,7 @@ def main():
         res["size_bytes"]["vault-agent"] = os.path.getsize(args.vault)
         res["default"] = default
         res["build_names"] = list(builds)
+        res["load"] = " ".join(open("/proc/loadavg").read().split()[:3])
     finally:
         servers.stop()
         shutil.rmtree(tmp, ignore_errors=True)

@@ -47,6 +47,72 @@ w(f"- {m['cpu']}, {m['cores']} cores, {m['mem']} RAM, Linux {m['kernel']}")
 w(f"- {m['go']}; measured {m['date']}; load average {m['load_before']} before, {m['load_after']} after")
 w(f"- {m['vault']} dev server (in-memory), moto {m['moto']}, {m.get('consul_template') or 'consul-template not built'}")
 w("")
+cmp = d.get("compare")
+if cmp:
+    dflt = cmp["default"]
+    wall, rss, sc = cmp["wall_ms"], cmp["peak_rss_kib"], cmp["sidecar"]
+    w("## Side by side: patas-secrets, consul-template, Vault Agent (issue 18)")
+    w("")
+    w(f"`bench/compare.py`: one Vault dev server, one KV v2 secret with the guide's 6 keys, the same")
+    w(f"6 keys as files; {cmp['rounds']} alternating rounds (each round runs every case once, in a")
+    w("rotating order), medians; ratios are to consul-template v0.41.1 in the same run. Stripped")
+    w("static builds on both sides. Vault Agent 1.14.1 is the test Vault binary (`vault agent`,")
+    w("AppRole auto-auth, `exit_after_auth` for the one-shot row).")
+    w("")
+
+    def ratio(x, y):
+        return f"{x / y:.2f} x CT" if y else "n/a"
+
+    w("| figure | " + " | ".join(cmp["build_names"]) + " | consul-template | Vault Agent |")
+    w("|---|" + "---|" * (len(cmp["build_names"]) + 2))
+    row = lambda label, f: w(f"| {label} | " + " | ".join(f(b) for b in cmp["build_names"] + ["consul-template", "vault-agent"]) + " |")
+    row("start-up (`version`), wall", lambda b: (f"{wall[b + '/start-up']} ms ({ratio(wall[b + '/start-up'], wall['consul-template/start-up'])})" if b + "/start-up" in wall else "—"))
+    row("`once` on Vault, 6 keys, wall", lambda b: (f"{wall[b + '/once-vault']} ms ({ratio(wall[b + '/once-vault'], wall['consul-template/once-vault'])})" if b + "/once-vault" in wall else "—"))
+    row("`once` on files, 6 keys, wall", lambda b: (f"{wall[b + '/once-file']} ms ({ratio(wall[b + '/once-file'], wall['consul-template/once-file'])})" if b + "/once-file" in wall else "—"))
+    row("`once` on Vault, peak RSS", lambda b: (mib(rss[b + "/once-vault"]) if b + "/once-vault" in rss else "—"))
+    row(f"sidecar RSS after {cmp['settle_s']:g} s (anon / file-backed)", lambda b: f"{mib(sc[b]['rss_kib'])} ({sc[b]['anon_kib'] / MiB:.1f} / {sc[b]['file_kib'] / MiB:.1f})")
+    row("stripped binary", lambda b: mb(cmp["size_bytes"][b]))
+    row("packages with an init / init time", lambda b: (f"{cmp['inits'][b]['packages']} / {cmp['inits'][b]['ms']} ms" if b in cmp["inits"] else "—"))
+    w("")
+    ctw = wall["consul-template/once-vault"]
+    w("Goal of issue 18 for the default build (" + dflt + "), in this run:")
+    w("")
+    w("| goal | measured | |")
+    w("|---|---|---|")
+    w(f"| `once` on Vault <= 1.0 x consul-template | {wall[dflt + '/once-vault'] / ctw:.2f} x | {ok(wall[dflt + '/once-vault'] <= ctw)} |")
+    w(f"| start-up <= 1.0 x consul-template | {wall[dflt + '/start-up'] / wall['consul-template/start-up']:.2f} x | {ok(wall[dflt + '/start-up'] <= wall['consul-template/start-up'])} |")
+    w(f"| sidecar RSS <= consul-template's | {mib(sc[dflt]['rss_kib'])} vs {mib(sc['consul-template']['rss_kib'])} | {ok(sc[dflt]['rss_kib'] <= sc['consul-template']['rss_kib'])} |")
+    w(f"| stripped binary <= 20 MB | {mb(cmp['size_bytes'][dflt])} | {ok(cmp['size_bytes'][dflt] <= 20e6)} |")
+    w("")
+    if cmp.get("load"):
+        w(f"Load average during the comparison: {cmp['load']} (2 cores, shared with other builds and tests).")
+        w("")
+
+fl = d.get("fleet")
+if fl:
+    w("## Fleet load, by simulation (issue 18)")
+    w("")
+    w(f"`bench/fleet.py`: {fl['n']} `patas-secrets run` sidecars as separate processes of the stripped")
+    w(f"binary (GOMAXPROCS=1 each), default refresh interval {fl['interval']}, jitter {fl['jitter']}, against one")
+    w("Vault dev server and one moto, each behind a proxy counting requests per second. Each sidecar")
+    w("reads the guide's 6 keys from one KV v2 secret (API_KEYS with `overlap: 60s`) and 2 secrets from")
+    w("Secrets Manager (one BatchGetSecretValue per refresh). Rotation: the Vault secret and one AWS")
+    w("secret get a new version at once; every sidecar sees it at its next poll.")
+    w("")
+    w("| phase | Vault req/s mean | Vault peak | peak/mean | AWS req/s mean | AWS peak | peak/mean | seconds |")
+    w("|---|---|---|---|---|---|---|---|")
+    for ph, label in (("start", "fleet start (all pods at once)"), ("steady", "steady state"), ("rotation", "rotation, until every sidecar has it")):
+        v, a_ = fl[ph]["vault"], fl[ph]["aws"]
+        w(f"| {label} | {v.get('mean_rps')} | {v.get('peak_rps')} | {v.get('peak_over_mean')} | {a_.get('mean_rps')} | {a_.get('peak_rps')} | {a_.get('peak_over_mean')} | {v.get('seconds')} |")
+    w("")
+    w(f"Start: {fl['n']} processes spawned in {fl['start']['spawn_s']} s, every output written {fl['start']['all_written_s']} s after the first spawn;")
+    w(f"rotation seen by {fl['rotation']['seen']} of {fl['n']} sidecars after {fl['rotation']['all_seen_s']} s. Median sidecar RSS in the fleet")
+    w(f"{mib(fl['sidecar_rss_kib']['median_rss'])} (anonymous {mib(fl['sidecar_rss_kib']['median_anon'])}). Measured {fl.get('date', '')}, load {fl.get('load', '')}.")
+    w("")
+    if fl.get("sizing"):
+        w(fl["sizing"])
+        w("")
+
 w("## Against the targets (issue 9)")
 w("")
 w("| figure | measured | target | |")

@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
-# The benchmarks of issue 9 in one command: builds the static binary, gets the test Vault
-# (scripts/prepare.d/vault.sh), moto and consul-template, measures `once`, the sidecar,
-# propagation and API calls per refresh (bench/bench.py), runs the engine's propagation
-# benchmark, and rewrites docs/benchmarks.md (and bench/results.json) with the figures.
+# The benchmarks of issues 9 and 18 in one command: builds the static binary, gets the test
+# Vault (scripts/prepare.d/vault.sh), moto and consul-template, measures `once`, the sidecar,
+# propagation and API calls per refresh (bench/bench.py), patas-secrets (default and
+# per-backend builds) side by side with consul-template and Vault Agent (bench/compare.py),
+# optionally a fleet of sidecars (bench/fleet.py), runs the engine's propagation benchmark,
+# and rewrites docs/benchmarks.md (and bench/results.json) with the figures.
 #
 #   bench/run.sh    BENCH_RUNS=N (default 11) runs per median; BENCH_SETTLE, BENCH_WINDOW
-#                   (seconds, default 10 and 30) for the sidecar; BENCH_CHANGES (default 30)
+#                   (seconds, default 10 and 30) for the sidecar; BENCH_CHANGES (default 30);
+#                   BENCH_ROUNDS (default 15) alternating rounds and BENCH_SIDECAR_SETTLE
+#                   (default 20 s) of the side by side; BENCH_FLEET=N runs the fleet (N sidecars)
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -60,6 +64,52 @@ python3 bench/bench.py --bin "$bin" --vault "$PATAS_TEST_VAULT_BIN" --moto "$PAT
 	--consul-template "$ct" --runs "$runs" --settle "${BENCH_SETTLE:-10}" --window "${BENCH_WINDOW:-30}" \
 	--changes "${BENCH_CHANGES:-30}" >"$work/figures.json"
 
+# Side by side (issue 18): the default build and one build per backend (build tags of
+# cmd/patas-secrets, when this tree has them), consul-template and Vault Agent, alternating.
+builds=(--build "default=$bin")
+variant() { # NAME TAGS BACKENDS: built only if the tags change what is linked
+	local deps_all deps_tag
+	deps_all="$(go list -deps ./cmd/patas-secrets | wc -l)"
+	deps_tag="$(go list -tags "$2" -deps ./cmd/patas-secrets | wc -l)"
+	if [[ "$deps_tag" == "$deps_all" ]]; then
+		echo "bench: -tags $2 links the same packages here; no $1 build" >&2
+		return
+	fi
+	CGO_ENABLED=0 go build -tags "$2" -trimpath -ldflags "-s -w" -o "$work/patas-secrets-$1" ./cmd/patas-secrets
+	builds+=(--build "$1=$work/patas-secrets-$1@$3")
+}
+variant vault-only no_aws,no_gcp vault,file
+variant aws-only no_vault,no_gcp file
+variant gcp-only no_vault,no_aws file
+variant file-only no_vault,no_aws,no_gcp file
+if [[ -n "$ct" ]]; then
+	echo "bench: side by side with consul-template and Vault Agent (${BENCH_ROUNDS:-15} rounds)" >&2
+	python3 bench/compare.py "${builds[@]}" --vault "$PATAS_TEST_VAULT_BIN" --consul-template "$ct" \
+		--rounds "${BENCH_ROUNDS:-15}" --settle "${BENCH_SIDECAR_SETTLE:-20}" >"$work/compare.json"
+else
+	echo '{}' >"$work/compare.json"
+fi
+# Fleet simulation (long: ~15 minutes and ~N x 6 MiB of memory): BENCH_FLEET=1000 runs it and
+# keeps bench/fleet.json; otherwise the last fleet.json is reported again.
+if [[ -n "${BENCH_FLEET:-}" ]]; then
+	echo "bench: fleet of $BENCH_FLEET sidecars" >&2
+	python3 bench/fleet.py --bin "$bin" --vault "$PATAS_TEST_VAULT_BIN" --moto "$PATAS_TEST_MOTO_BIN" \
+		--n "$BENCH_FLEET" >"$work/fleet.json"
+	python3 - "$work/fleet.json" bench/fleet.json <<'PY'
+import json, sys, time
+d = json.load(open(sys.argv[1]))
+d["date"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+d["load"] = " ".join(open("/proc/loadavg").read().split()[:3])
+old = {}
+try:
+    old = json.load(open(sys.argv[2]))
+except OSError:
+    pass
+d["sizing"] = old.get("sizing", "")
+json.dump(d, open(sys.argv[2], "w"), indent=1, sort_keys=True)
+PY
+fi
+
 # Sizes and start-up costs by package.
 go tool nm -size "$work/patas-secrets-syms" | awk '$3=="T"||$3=="t"{p=$4; sub(/\.[^\/]*$/,"",p); s[p]+=$2} END{for(k in s) print s[k], k}' |
 	sort -rn | head -15 >"$work/top.txt"
@@ -90,6 +140,9 @@ d["params"] = {"runs": int(runs), "settle": float(os.environ.get("BENCH_SETTLE",
                "window": float(os.environ.get("BENCH_WINDOW", 30)), "tick": os.sysconf("SC_CLK_TCK")}
 if ct_error:
     d["consul_template_error"] = ct_error
+d["compare"] = json.load(open(os.path.join(work, "compare.json")))
+if os.path.exists("bench/fleet.json"):
+    d["fleet"] = json.load(open("bench/fleet.json"))
 d["build"] = {
     "stripped_bytes": os.path.getsize(binary), "unstripped_bytes": os.path.getsize(binary + "-syms"),
     "static": static == "true",
