@@ -65,7 +65,8 @@ def setup(tmp, vault):
         lines += [f"  - env: {k}\n    ref: '{ref(k)}'" for k in KEYS]
         out = os.path.join(tmp, name + ".env")
         lines += [f"outputs: [{{format: dotenv, path: {json.dumps(out)}, mode: \"0600\"}}]",
-                  f"refresh: {{interval: {interval}, watch: false, max_staleness: 2h}}"]
+                  f"refresh: {{interval: {interval}, watch: false, max_staleness: 2h}}",
+                  'listen: "127.0.0.1:0"']  # several sidecars at once: a free port each
         path = os.path.join(tmp, name + ".yaml")
         with open(path, "w") as f:
             f.write("\n".join(lines) + "\n")

@@ -60,7 +60,7 @@ def summary(xs):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--bin", required=True)
-    ap.add_argument("--vault", required=True)
+    ap.add_argument("--vault", default="", help="the Vault binary; empty: AWS only")
     ap.add_argument("--moto", required=True)
     ap.add_argument("--n", type=int, default=1000)
     ap.add_argument("--steady", type=float, default=330, help="seconds of steady state (>= one interval + jitter)")
@@ -70,25 +70,35 @@ def main():
     tmp = tempfile.mkdtemp(prefix="patas-fleet-")
     servers = Servers(tmp)
     procs = []
+    vault = None
     res = {"n": args.n, "interval": "5m (default)", "jitter": "10% (default)", "mode": "processes"}
     try:
-        vault = Vault(servers, args.vault)
+        vault = Vault(servers, args.vault) if args.vault else None
         moto = Moto(servers, args.moto)
         keys = {"DATABASE_URL": "postgresql://patas:pw@db/patas", "REDIS_URL": "redis://cache:6379/0",
                 "API_KEYS": "k1,k2", "LLM_API_KEY": "sk-1", "JWT_SECRET": "j" * 32, "SMTP_PASSWORD": "pw"}
-        vault.put("patas", keys)
         moto.put("patas/stripe", "sk_live_1")
         moto.put("patas/sentry", "dsn-1")
-        pv, pa = CountingProxy(vault.url), CountingProxy(moto.url)
-        tv, ta = Timeline(pv), Timeline(pa)
-        cfg = os.path.join(tmp, "fleet.yaml")
+        pa = CountingProxy(moto.url)
+        ta = Timeline(pa)
         lines = ["environment: development", "backends:",
-                 f"  v: {{type: vault, address: {json.dumps(pv.url)}}}",
-                 f"  a: {{type: aws, region: us-east-1, endpoint: {json.dumps(pa.url)}}}", "secrets:"]
-        for k in keys:
+                 f"  a: {{type: aws, region: us-east-1, endpoint: {json.dumps(pa.url)}}}"]
+        if vault:
+            vault.put("patas", keys)
+            pv = CountingProxy(vault.url)
+            tv = Timeline(pv)
+            tv.t0 = ta.t0
+            lines.append(f"  v: {{type: vault, address: {json.dumps(pv.url)}}}")
+        else:
+            res["vault_skipped"] = "no Vault binary"
+            tv = ta  # the AWS timeline stands in; its vault figures are dropped below
+        lines.append("secrets:")
+        for k in keys if vault else ():
             lines.append(f"  - env: {k}\n    ref: 'v:secret/patas#{k}'" + ("\n    overlap: 60s" if k == "API_KEYS" else ""))
         lines += ["  - env: STRIPE_KEY\n    ref: 'a:patas/stripe'", "  - env: SENTRY_DSN\n    ref: 'a:patas/sentry'"]
         lines += ["outputs: [{format: dotenv, path: OUT, mode: \"0600\"}]"]
+        # Each pod has its own loopback in a cluster; here they share one: a free port each.
+        lines += ['listen: "127.0.0.1:0"']
         text = "\n".join(lines) + "\n"
         env = dict(os.environ, VAULT_TOKEN="root", AWS_ACCESS_KEY_ID="test", AWS_SECRET_ACCESS_KEY="test",
                    AWS_REGION="us-east-1", AWS_EC2_METADATA_DISABLED="true", GOMAXPROCS="1")
@@ -135,7 +145,8 @@ def main():
         log(f"fleet: rotating every secret; observing {args.after}s")
         t_rot = time.time() - tv.t0
         keys["API_KEYS"] = "k2,k3"
-        vault.put("patas", keys)
+        if vault:
+            vault.put("patas", keys)
         moto.put("patas/stripe", "sk_live_2")
         # Every sidecar sees it at its next poll: wait until every output has the new key.
         deadline = time.time() + args.after
@@ -171,6 +182,10 @@ def main():
                 p.kill()
         servers.stop()
         shutil.rmtree(tmp, ignore_errors=True)
+    if not vault:
+        for ph in ("start", "steady", "rotation"):
+            res.get(ph, {}).pop("vault", None)
+        res.get("per_second", {}).pop("vault", None)
     json.dump(res, sys.stdout, indent=1, sort_keys=True)
     print()
 

@@ -109,9 +109,44 @@ if fl:
     w(f"rotation seen by {fl['rotation']['seen']} of {fl['n']} sidecars after {fl['rotation']['all_seen_s']} s. Median sidecar RSS in the fleet")
     w(f"{mib(fl['sidecar_rss_kib']['median_rss'])} (anonymous {mib(fl['sidecar_rss_kib']['median_anon'])}). Measured {fl.get('date', '')}, load {fl.get('load', '')}.")
     w("")
-    if fl.get("sizing"):
-        w(fl["sizing"])
-        w("")
+    # Sizing for 10,000 pods: the measured per-sidecar rates, times 10,000 / n.
+    k = 10000 / fl["n"]
+    st, ro, sa = fl["steady"], fl["rotation"], fl["start"]
+    v_st, a_st = st["vault"]["mean_rps"] * k, st["aws"]["mean_rps"] * k
+    v_ro, a_ro = ro["vault"]["mean_rps"] * k, ro["aws"]["mean_rps"] * k
+    v_pk, a_pk = max(st["vault"]["peak_rps"], ro["vault"]["peak_rps"]) * k, max(st["aws"]["peak_rps"], ro["aws"]["peak_rps"]) * k
+    per_pod_start_v = sa["vault"]["requests"] / fl["n"]
+    per_pod_start_a = sa["aws"]["requests"] / fl["n"]
+    w("**Sizing for 10,000 pods** (the rates above times 10,000 / " + str(fl["n"]) + "; the same config: one Vault KV v2")
+    w("secret and two Secrets Manager secrets per pod, default 5 m interval and 10 % jitter):")
+    w("")
+    w(f"- **Vault**: about {v_st:.0f} requests/s at steady state, {v_ro:.0f}/s on average while a rotation")
+    w(f"  spreads over the fleet (peaks of ~{v_pk:.0f}/s in one second, scaled); a fleet-wide restart costs")
+    w(f"  {per_pod_start_v:.1f} requests per pod (token lookup, mount lookup, read), i.e. {per_pod_start_v * 10000:,.0f} requests")
+    w("  spread over however long the rollout takes. A single Vault node serves thousands of KV reads")
+    w("  per second, so the polling load is small; what matters is the rollout burst and, with")
+    w("  leases, renewals (none here: KV has no lease).")
+    w(f"- **AWS Secrets Manager**: the two secrets are read with one `BatchGetSecretValue` per refresh:")
+    w(f"  about {a_st:.0f} calls/s at steady state, {a_ro:.0f}/s during a rotation, peaks of ~{a_pk:.0f}/s,")
+    w(f"  and {per_pod_start_a:.1f} call per pod at start. AWS publishes (Secrets Manager quotas,")
+    w("  https://docs.aws.amazon.com/secretsmanager/latest/userguide/reference_limits.html, read")
+    w("  2026-12-01): *Combined rate of DescribeSecret and GetSecretValue API requests: 10,000 per")
+    w("  second* per Region, not adjustable, and *BatchGetSecretValue API requests: 100 per second*")
+    w("  per Region, not adjustable. Batching saves calls but lands on the 100/s quota: 10,000 pods")
+    w(f"  use ~{a_st:.0f} % of it at steady state, and a rollout that restarts all of them within")
+    w("  100 s reaches it (each start is one batch call); 10,000 pods reading with `GetSecretValue`")
+    w(f"  instead (one call per secret) would be ~{2 * a_st:.0f}/s, under 1 % of the 10,000/s quota. Throttled")
+    w("  calls are retried with backoff and surface as `result=\"throttled\"` in")
+    w("  `patas_secrets_fetches_total`; the last good output is kept.")
+    w("- **SSM Parameter Store** (`GetParameters`, 10 names per call): the Parameter Store")
+    w("  throughput page (https://docs.aws.amazon.com/systems-manager/latest/userguide/parameter-store-throughput.html)")
+    w("  defines the default *standard throughput* for GetParameter/GetParameters/PutParameter and")
+    w("  *higher throughput* (charged) and points to *AWS Systems Manager endpoints and quotas* for")
+    w("  the numbers, which this bench did not re-read; size against the standard figure there (widely")
+    w("  quoted as 40 transactions/s per account and Region, 10,000 with higher throughput): 10,000")
+    w(f"  pods polling one GetParameters call each every 5 m is ~{10000 / 300:.0f}/s, near the standard quota,")
+    w("  so enable higher throughput or lengthen the interval for fleets of that size.")
+    w("")
 
 w("## Against the targets (issue 9)")
 w("")
