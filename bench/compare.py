@@ -42,7 +42,20 @@ def vault_call(v, method, path, body=None):
 
 
 def setup(tmp, vault):
-    """Writes every contender's config; returns {name: argv for once} and {name: argv for a sidecar}."""
+    """Writes every contender's config (the Vault ones only with a vault); returns the
+    configs by name and consul-template's two templates."""
+    fdir = os.path.join(tmp, "files")
+    os.mkdir(fdir)
+    for k, v in KEYS.items():
+        with open(os.path.join(fdir, k), "w") as f:
+            f.write(v)
+    cfg = {}
+    cfg["patas-file"] = patas_cfg(tmp, "patas-file", {"type": "file", "dir": fdir}, lambda k: f"b:{k}", "5m")
+    ct_file = os.path.join(tmp, "ct-file.ctmpl")
+    with open(ct_file, "w") as f:
+        f.write("".join(f'{k}={{{{ file "{os.path.join(fdir, k)}" }}}}\n' for k in KEYS))
+    if vault is None:
+        return cfg, None, ct_file
     vault.put("patas", KEYS)
     # Vault Agent authenticates itself (auto_auth is mandatory for its templates): AppRole.
     vault_call(vault, "POST", "sys/auth/approle", {"type": "approle"})
@@ -54,34 +67,10 @@ def setup(tmp, vault):
         with open(os.path.join(tmp, name), "w") as f:
             f.write(val)
 
-    fdir = os.path.join(tmp, "files")
-    os.mkdir(fdir)
-    for k, v in KEYS.items():
-        with open(os.path.join(fdir, k), "w") as f:
-            f.write(v)
-
-    def patas_cfg(name, backend, ref, interval):
-        lines = ["environment: development", "backends:", "  b: " + json.dumps(backend), "secrets:"]
-        lines += [f"  - env: {k}\n    ref: '{ref(k)}'" for k in KEYS]
-        out = os.path.join(tmp, name + ".env")
-        lines += [f"outputs: [{{format: dotenv, path: {json.dumps(out)}, mode: \"0600\"}}]",
-                  f"refresh: {{interval: {interval}, watch: false, max_staleness: 2h}}",
-                  'listen: "127.0.0.1:0"']  # several sidecars at once: a free port each
-        path = os.path.join(tmp, name + ".yaml")
-        with open(path, "w") as f:
-            f.write("\n".join(lines) + "\n")
-        return path, out
-
-    cfg = {}
-    cfg["patas-vault"] = patas_cfg("patas-vault", {"type": "vault", "address": vault.url}, lambda k: f"b:secret/patas#{k}", "5m")
-    cfg["patas-file"] = patas_cfg("patas-file", {"type": "file", "dir": fdir}, lambda k: f"b:{k}", "5m")
-
+    cfg["patas-vault"] = patas_cfg(tmp, "patas-vault", {"type": "vault", "address": vault.url}, lambda k: f"b:secret/patas#{k}", "5m")
     ct_vault = os.path.join(tmp, "ct-vault.ctmpl")
     with open(ct_vault, "w") as f:
         f.write('{{ with secret "secret/data/patas" }}' + "".join(f"{k}={{{{ .Data.data.{k} }}}}\n" for k in KEYS) + "{{ end }}")
-    ct_file = os.path.join(tmp, "ct-file.ctmpl")
-    with open(ct_file, "w") as f:
-        f.write("".join(f'{k}={{{{ file "{os.path.join(fdir, k)}" }}}}\n' for k in KEYS))
 
     def agent_cfg(name, exit_after_auth):
         out = os.path.join(tmp, name + ".env")
@@ -111,6 +100,19 @@ exit_after_auth = {str(exit_after_auth).lower()}
     return cfg, ct_vault, ct_file
 
 
+def patas_cfg(tmp, name, backend, ref, interval):
+    lines = ["environment: development", "backends:", "  b: " + json.dumps(backend), "secrets:"]
+    lines += [f"  - env: {k}\n    ref: '{ref(k)}'" for k in KEYS]
+    out = os.path.join(tmp, name + ".env")
+    lines += [f"outputs: [{{format: dotenv, path: {json.dumps(out)}, mode: \"0600\"}}]",
+              f"refresh: {{interval: {interval}, watch: false, max_staleness: 2h}}",
+              'listen: "127.0.0.1:0"']  # several sidecars at once: a free port each
+    path = os.path.join(tmp, name + ".yaml")
+    with open(path, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    return path, out
+
+
 def median(xs):
     return round(statistics.median(xs), 2)
 
@@ -119,7 +121,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--build", action="append", default=[],
                     help="NAME=PATH[@vault,file] of a patas-secrets build and the backends it has (default both); the first is the default build")
-    ap.add_argument("--vault", required=True)
+    ap.add_argument("--vault", default="", help="the Vault binary; empty: files only, no Vault Agent")
     ap.add_argument("--consul-template", required=True)
     ap.add_argument("--rounds", type=int, default=15)
     ap.add_argument("--settle", type=float, default=20)
@@ -129,25 +131,30 @@ def main():
         name, path = spec.split("=", 1)
         path, _, bk = path.partition("@")
         builds[name], has[name] = path, set((bk or "vault,file").split(","))
+        if not args.vault:
+            has[name].discard("vault")
     default = args.build[0].split("=", 1)[0]
 
     tmp = tempfile.mkdtemp(prefix="patas-compare-")
     servers = Servers(tmp)
-    res = {"builds": {}, "rounds": args.rounds, "settle_s": args.settle}
+    res = {"rounds": args.rounds, "settle_s": args.settle}
     try:
         env = dict(os.environ, VAULT_TOKEN="root", AWS_EC2_METADATA_DISABLED="true")
         for k in ("GOMEMLIMIT", "GOGC", "VAULT_ADDR", "GODEBUG"):
             env.pop(k, None)
-        vault = Vault(servers, args.vault)
+        vault = Vault(servers, args.vault) if args.vault else None
         cfg, ct_vault, ct_file = setup(tmp, vault)
         ct = args.consul_template
-        ct_common = [ct, "-once", "-log-level=err", f"-vault-addr={vault.url}", "-vault-renew-token=false"]
+        ct_common = [ct, "-once", "-log-level=err", "-vault-renew-token=false"]
+        if vault:
+            ct_common.append(f"-vault-addr={vault.url}")
 
         # Each case: argv, and the file and text that prove the run did the work.
         cases = {"consul-template/start-up": ([ct, "-version"], None),
-                 "consul-template/once-vault": (ct_common + [f"-template={ct_vault}:{tmp}/ct-vault.env"], f"{tmp}/ct-vault.env"),
-                 "consul-template/once-file": (ct_common + [f"-template={ct_file}:{tmp}/ct-file.env"], f"{tmp}/ct-file.env"),
-                 "vault-agent/once-vault": ([args.vault, "agent", "-log-level=error", "-config", cfg["agent-once"][0]], cfg["agent-once"][1])}
+                 "consul-template/once-file": (ct_common + [f"-template={ct_file}:{tmp}/ct-file.env"], f"{tmp}/ct-file.env")}
+        if vault:
+            cases["consul-template/once-vault"] = (ct_common + [f"-template={ct_vault}:{tmp}/ct-vault.env"], f"{tmp}/ct-vault.env")
+            cases["vault-agent/once-vault"] = ([args.vault, "agent", "-log-level=error", "-config", cfg["agent-once"][0]], cfg["agent-once"][1])
         for b, path in builds.items():
             cases[f"{b}/start-up"] = ([path, "version"], None)
             if "vault" in has[b]:
@@ -177,9 +184,10 @@ def main():
         res["peak_rss_kib"] = {n: int(statistics.median(rss[n])) for n in names}
 
         # Sidecars, all running at once on the same Vault (same load for each): RSS after settle.
-        side = {"consul-template": [ct, "-log-level=err", f"-vault-addr={vault.url}", "-vault-renew-token=false",
-                                    f"-template={ct_vault}:{tmp}/ct-side.env"],
-                "vault-agent": [args.vault, "agent", "-log-level=error", "-config", cfg["agent-run"][0]]}
+        # Without Vault, every sidecar reads the files (consul-template through {{ file }}).
+        side = {"consul-template": ct_common[:1] + ct_common[2:] + [f"-template={ct_vault or ct_file}:{tmp}/ct-side.env"]}
+        if vault:
+            side["vault-agent"] = [args.vault, "agent", "-log-level=error", "-config", cfg["agent-run"][0]]
         for b, path in builds.items():  # a build without Vault runs the file config
             which = "patas-vault" if "vault" in has[b] else "patas-file"
             side[b] = [path, "run", "--config", cfg[which][0] + "." + b, "--log-level", "error"]
@@ -190,7 +198,8 @@ def main():
             for b in builds:
                 wait_file(cfg["patas-vault" if "vault" in has[b] else "patas-file"][1] + "." + b, "sk-0123456789abcdef", timeout=60)
             wait_file(f"{tmp}/ct-side.env", "sk-0123456789abcdef", timeout=60)
-            wait_file(cfg["agent-run"][1], "sk-0123456789abcdef", timeout=60)
+            if vault:
+                wait_file(cfg["agent-run"][1], "sk-0123456789abcdef", timeout=60)
             log(f"compare: sidecars settling {args.settle}s")
             time.sleep(args.settle)
             res["sidecar"] = {}
@@ -199,7 +208,7 @@ def main():
                     raise SystemExit(f"bench: sidecar {n} exited {p.returncode}")
                 _, m = proc_sample(p.pid)
                 res["sidecar"][n] = {"rss_kib": m["VmRSS"], "anon_kib": m["RssAnon"], "file_kib": m["RssFile"],
-                                     "backend": "file" if n in has and "vault" not in has[n] else "vault"}
+                                     "backend": "vault" if vault and (n not in has or "vault" in has[n]) else "file"}
         finally:
             for p in procs.values():
                 p.send_signal(signal.SIGTERM)
@@ -222,7 +231,9 @@ def main():
 
         res["size_bytes"] = {n: os.path.getsize(p) for n, p in builds.items()}
         res["size_bytes"]["consul-template"] = os.path.getsize(ct)
-        res["size_bytes"]["vault-agent"] = os.path.getsize(args.vault)
+        if vault:
+            res["size_bytes"]["vault-agent"] = os.path.getsize(args.vault)
+        res["sidecar_backend"] = "vault" if vault else "file"
         res["default"] = default
         res["build_names"] = list(builds)
         res["load"] = " ".join(open("/proc/loadavg").read().split()[:3])
