@@ -116,6 +116,8 @@ func teardown(s *state, procs []*proc) error {
 	for _, pid := range shims(sock) {
 		_ = syscall.Kill(pid, syscall.SIGKILL)
 	}
+	// Whatever still runs in a pod (containerd was killed before it could stop them).
+	killCgroupProcs()
 	before := map[string]bool{}
 	for _, n := range s.NetnsBefore {
 		before[n] = true
@@ -264,12 +266,8 @@ func unmountUnder(dir string) error {
 // removeCgroups removes the kubelet's kubepods hierarchy, deepest first (empty once the
 // containers are gone).
 func removeCgroups() error {
-	roots, _ := filepath.Glob("/sys/fs/cgroup/*/kubepods")
-	if cgroup2() {
-		roots = []string{"/sys/fs/cgroup/kubepods"}
-	}
 	var errs []error
-	for _, root := range roots {
+	for _, root := range kubepodsRoots() {
 		var dirs []string
 		_ = filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
 			if err == nil && d.IsDir() {
@@ -284,6 +282,43 @@ func removeCgroups() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// killCgroupProcs kills every process left in the kubelet's kubepods cgroups and waits (up
+// to 10 s) until they are gone.
+func killCgroupProcs() {
+	for i := 0; i < 50; i++ {
+		var pids []int
+		for _, root := range kubepodsRoots() {
+			_ = filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+				if err != nil || d.IsDir() || d.Name() != "cgroup.procs" {
+					return nil
+				}
+				b, _ := os.ReadFile(p)
+				for _, f := range strings.Fields(string(b)) {
+					if pid, err := strconv.Atoi(f); err == nil {
+						pids = append(pids, pid)
+					}
+				}
+				return nil
+			})
+		}
+		if len(pids) == 0 {
+			return
+		}
+		for _, pid := range pids {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+func kubepodsRoots() []string {
+	if cgroup2() {
+		return []string{"/sys/fs/cgroup/kubepods"}
+	}
+	roots, _ := filepath.Glob("/sys/fs/cgroup/*/kubepods")
+	return roots
 }
 
 // removeKubeletChains removes the chains the kubelet adds (KUBE-FIREWALL in filter, canaries,
