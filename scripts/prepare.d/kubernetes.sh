@@ -55,7 +55,7 @@ patas_kube_build() (
 	"$out/kube-apiserver" --version
 )
 
-# containerd, runc, the CNI bridge/host-local plugins, iptables and openssl from the distribution
+# containerd (with ctr), runc, the CNI bridge/host-local plugins, iptables and iproute2 from the distribution
 # (Debian bookworm: containerd 1.6.20, which the 1.34 kubelet accepts). Only as root, only if missing.
 patas_kube_apt() {
 	local missing=()
@@ -63,7 +63,7 @@ patas_kube_apt() {
 	command -v runc >/dev/null || missing+=(runc)
 	[[ -x /usr/lib/cni/bridge ]] || missing+=(containernetworking-plugins)
 	command -v iptables >/dev/null || missing+=(iptables)
-	command -v openssl >/dev/null || missing+=(openssl)
+	command -v ip >/dev/null || missing+=(iproute2)
 	((${#missing[@]} == 0)) && return 0
 	if [[ $(id -u) != 0 ]]; then
 		echo "prepare: the Kubernetes tests need ${missing[*]} (not root: not installing)" >&2
@@ -84,7 +84,16 @@ patas_kube_prepare() {
 	if [[ ! -x "$bin/kubectl" ]]; then
 		mkdir -p "$cache"
 		exec {lock}>"$cache/.build.lock"
-		flock "$lock"
+		# Another run builds it: CI waits; a developer's run goes on (the Kubernetes tests skip).
+		if ! flock -n "$lock"; then
+			if [[ "${CI:-}" != true ]]; then
+				echo "prepare: Kubernetes is being built by another run; its tests skip this time" >&2
+				exec {lock}>&-
+				return 0
+			fi
+			echo "prepare: waiting for another run's Kubernetes build..." >&2
+			flock "$lock"
+		fi
 	fi
 	if [[ ! -x "$bin/kubectl" ]]; then
 		echo "prepare: building Kubernetes v$PATAS_K8S_VERSION and etcd v$PATAS_ETCD_VERSION for the tests (cold: ~10 minutes)..." >&2
