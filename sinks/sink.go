@@ -9,7 +9,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"regexp"
 
 	"github.com/patas/patas-secrets/fetcher"
 )
@@ -71,10 +70,21 @@ type FileOptions struct {
 // DefaultMode suits a file read by another container that shares the group.
 const DefaultMode os.FileMode = 0o440
 
-var nameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+// NameSyntax is the grammar ValidName accepts, for messages.
+const NameSyntax = "[A-Za-z_][A-Za-z0-9_]*"
 
-// ValidName reports whether name is a portable environment variable name.
-func ValidName(name string) bool { return nameRE.MatchString(name) }
+// ValidName reports whether name is a portable environment variable name (NameSyntax):
+// the one syntax check of a variable name, used by config, the writers, ReadEnvFile and
+// exec. Which valid names are refused (loader and shell variables) is envpolicy's job.
+func ValidName(name string) bool {
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if !(c == '_' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' && i > 0) {
+			return false
+		}
+	}
+	return name != ""
+}
 
 // RefuseError is returned by Check when a format cannot carry a value.
 type RefuseError struct {
@@ -93,7 +103,7 @@ func checkNames(format string, s Snapshot) error {
 	seen := make(map[string]bool, len(s.Vars))
 	for _, v := range s.Vars {
 		if !ValidName(v.Name) {
-			return &RefuseError{Format: format, Var: v.Name, Reason: "not a valid variable name ([A-Za-z_][A-Za-z0-9_]*)"}
+			return &RefuseError{Format: format, Var: v.Name, Reason: "not a valid variable name (" + NameSyntax + ")"}
 		}
 		if seen[v.Name] {
 			return &RefuseError{Format: format, Var: v.Name, Reason: "defined twice"}

@@ -6,7 +6,13 @@ import (
 	"github.com/patas/patas-secrets/fetcher"
 )
 
-// parseDotenv reads KEY=VALUE lines the way python-dotenv does, minus interpolation: a
+// parseDotenv reads an arbitrary .env file (one a developer wrote, not our own output,
+// which sinks.ReadEnvFile reads) and is meant to stay compatible with python-dotenv 1.x,
+// the reader PATAS itself uses, so that a key means the same to both. Like python-dotenv it
+// takes keys with '.' and '-' and decodes \' inside double quotes; unlike it, it does no
+// interpolation (below) and refuses a file with a line that is not an assignment.
+//
+// It reads KEY=VALUE lines the way python-dotenv does, minus interpolation: a
 // value is taken literally, never expanded from other keys or from this process's
 // environment (which would be a way for one secret to leak into another). It returns nil
 // when any non-blank, non-comment line is not an assignment: the file is then a plain

@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"github.com/patas/patas-secrets/sinks"
 	"net/url"
 	"sort"
 	"strings"
@@ -130,7 +131,7 @@ func (n *NotifyConfig) validate(path string, _ *Config, p *Problems) {
 			p.Add(path+".command.timeout", "must not be negative")
 		}
 		for i, kv := range c.Env {
-			if name, _, _ := strings.Cut(kv, "="); !validEnvName(name) {
+			if name, _, _ := strings.Cut(kv, "="); !sinks.ValidName(name) {
 				p.Add(fmt.Sprintf("%s.command.env[%d]", path, i), "want NAME (passed through) or NAME=value, got a name %q", name)
 			}
 		}
@@ -184,16 +185,4 @@ func SignalName(s syscall.Signal) string {
 		}
 	}
 	return fmt.Sprintf("signal %d", int(s))
-}
-
-func validEnvName(name string) bool {
-	if name == "" || (name[0] >= '0' && name[0] <= '9') {
-		return false
-	}
-	for _, r := range name {
-		if r != '_' && (r < 'A' || r > 'Z') && (r < 'a' || r > 'z') && (r < '0' || r > '9') {
-			return false
-		}
-	}
-	return true
 }

@@ -22,6 +22,7 @@ import (
 
 	"github.com/patas/patas-secrets/internal/envpolicy"
 	"github.com/patas/patas-secrets/internal/saferead"
+	"github.com/patas/patas-secrets/sinks"
 )
 
 // Config says what to run and how to react to changes. Zero durations take the defaults.
@@ -134,7 +135,7 @@ func readEnv(path string, allow []string) (*envState, error) {
 	if err != nil {
 		return nil, err
 	}
-	vars, err := parseEnvFile(data)
+	vars, err := sinks.ReadEnvFile(data)
 	if err != nil {
 		return nil, fmt.Errorf("reading %s: %w", path, err)
 	}

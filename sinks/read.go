@@ -1,22 +1,27 @@
-package supervisor
+package sinks
 
 import (
 	"fmt"
 	"strings"
 )
 
-// parseEnvFile reads what the sinks write, returning NAME=value pairs in file order (a
-// later line for the same name wins). Two dialects, told apart per line:
+// ReadEnvFile reads what the dotenv and shell sinks write, returning NAME=value pairs in
+// file order (a later line for the same name wins): exec reads the env file with it. It
+// lives beside the writers so the two cannot drift; the round-trip tests write every kind
+// of value through each writer and read it back. (fetcher/file reads arbitrary .env files
+// instead, the way python-dotenv does.) Two dialects, told apart per line:
 //
-//   - dotenv (sinks/dotenv.go): NAME='v' with \' and \\ unescaped; NAME="v" with \\ \" \n
+//   - dotenv (dotenv.go): NAME='v' with \' and \\ unescaped; NAME="v" with \\ \" \n
 //     \r (and \t) unescaped; NAME=v unquoted, trimmed, cut at a " #" comment. Quoted
 //     values may span lines.
-//   - shell (sinks/shell.go): export NAME='v', where the value is a run of single-quoted
+//   - shell (shell.go): export NAME='v', where the value is a run of single-quoted
 //     pieces joined by \' (how the shell format writes a quote), read as sh reads it.
 //
 // Blank lines and # comments are skipped. Errors name a line, never a value.
-func parseEnvFile(data []byte) ([]string, error) {
-	s := strings.ReplaceAll(string(data), "\r\n", "\n")
+func ReadEnvFile(data []byte) ([]string, error) {
+	// CRLF line ends are read as LF, but not by a blanket replace: the shell format keeps a
+	// value's own CR LF inside single quotes.
+	s := string(data)
 	var out []string
 	index := map[string]int{}
 	line := 0
@@ -26,7 +31,7 @@ func parseEnvFile(data []byte) ([]string, error) {
 		var raw string
 		raw, s = cutLine(s)
 		t := strings.TrimLeft(raw, " \t")
-		if t == "" || t[0] == '#' {
+		if strings.TrimSpace(t) == "" || t[0] == '#' {
 			continue
 		}
 		shell := false
@@ -35,7 +40,7 @@ func parseEnvFile(data []byte) ([]string, error) {
 		}
 		name, rest, ok := strings.Cut(t, "=")
 		name = strings.TrimRight(name, " \t")
-		if !ok || !validName(name) {
+		if !ok || !ValidName(name) {
 			return nil, fmt.Errorf("line %d: not a NAME=value assignment", startLine)
 		}
 		if !shell {
@@ -47,9 +52,9 @@ func parseEnvFile(data []byte) ([]string, error) {
 		var used int
 		var err error
 		if shell {
-			val, used, err = shellWord(full)
+			val, used, err = readShellWord(full)
 		} else {
-			val, used, err = dotenvValue(full)
+			val, used, err = readDotenvValue(full)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("line %d: %s: %w", startLine, name, err)
@@ -71,8 +76,8 @@ func parseEnvFile(data []byte) ([]string, error) {
 	return out, nil
 }
 
-// dotenvValue decodes the value at the start of s and returns how many bytes it used.
-func dotenvValue(s string) (string, int, error) {
+// readDotenvValue decodes the value at the start of s and returns how many bytes it used.
+func readDotenvValue(s string) (string, int, error) {
 	if s == "" || (s[0] != '\'' && s[0] != '"') {
 		line, _ := cutLine(s)
 		v := line
@@ -88,8 +93,10 @@ func dotenvValue(s string) (string, int, error) {
 		switch {
 		case c == q:
 			return b.String(), i + 1, nil
+		case c == '\r' && i+1 < len(s) && s[i+1] == '\n':
+			// A raw CR LF: python-dotenv reads universal newlines (the writer escapes a CR).
 		case c == '\\' && i+1 < len(s):
-			if r, ok := dotenvEscape(q, s[i+1]); ok {
+			if r, ok := readDotenvEscape(q, s[i+1]); ok {
 				b.WriteByte(r)
 				i++
 				continue
@@ -102,7 +109,7 @@ func dotenvValue(s string) (string, int, error) {
 	return "", 0, fmt.Errorf("unterminated quote")
 }
 
-func dotenvEscape(quote, c byte) (byte, bool) {
+func readDotenvEscape(quote, c byte) (byte, bool) {
 	if quote == '\'' {
 		return c, c == '\'' || c == '\\'
 	}
@@ -113,21 +120,21 @@ func dotenvEscape(quote, c byte) (byte, bool) {
 		return '\r', true
 	case 't':
 		return '\t', true
-	case '"', '\\':
-		return c, true
+	case '"', '\\', '\'':
+		return c, true // \' as python-dotenv reads it; the writer never writes it
 	}
 	return 0, false
 }
 
-// shellWord decodes a POSIX shell word made of 'single-quoted' pieces, \x escapes and
+// readShellWord decodes a POSIX shell word made of 'single-quoted' pieces, \x escapes and
 // plain characters without expansion characters, up to unquoted white space.
-func shellWord(s string) (string, int, error) {
+func readShellWord(s string) (string, int, error) {
 	var b strings.Builder
 	i := 0
 	for i < len(s) {
 		c := s[i]
 		switch {
-		case c == ' ' || c == '\t' || c == '\n' || c == ';':
+		case c == ' ' || c == '\t' || c == '\n' || c == ';' || c == '\r' && i+1 < len(s) && s[i+1] == '\n':
 			return b.String(), i, nil
 		case c == '\'':
 			end := strings.IndexByte(s[i+1:], '\'')
@@ -156,14 +163,4 @@ func cutLine(s string) (line, rest string) {
 		return s[:i], s[i+1:]
 	}
 	return s, ""
-}
-
-// validName accepts what an environment variable name can be in practice.
-func validName(s string) bool {
-	for i, c := range s {
-		if !(c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' && i > 0) {
-			return false
-		}
-	}
-	return s != ""
 }

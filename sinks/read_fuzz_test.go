@@ -1,4 +1,4 @@
-package supervisor
+package sinks_test
 
 import (
 	"context"
@@ -11,9 +11,9 @@ import (
 	"github.com/patas/patas-secrets/sinks"
 )
 
-// FuzzParseEnvFile: the exec env-file reader never panics, returns only NAME=value pairs
+// FuzzReadEnvFile: the env-file reader (exec's) never panics, returns only NAME=value pairs
 // with valid names, and its errors name a line, never a value.
-func FuzzParseEnvFile(f *testing.F) {
+func FuzzReadEnvFile(f *testing.F) {
 	for _, s := range []string{
 		"A='1'\nB=\"two\\nlines\"\nexport C='it'\\''s'\n# c\n\nD=plain #comment\n",
 		"A='multi\nline'\n", "A=\"unterminated\n", "export A='x'\\'", "A=1\r\nB=2\r\n", "=v\n", "A B=1\n",
@@ -22,7 +22,7 @@ func FuzzParseEnvFile(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		env, err := parseEnvFile(data)
+		env, err := sinks.ReadEnvFile(data)
 		if err != nil {
 			msg := err.Error()
 			if !strings.Contains(msg, "line") {
@@ -38,7 +38,7 @@ func FuzzParseEnvFile(f *testing.F) {
 		}
 		for _, kv := range env {
 			name, _, ok := strings.Cut(kv, "=")
-			if !ok || !validName(name) {
+			if !ok || !sinks.ValidName(name) {
 				t.Fatalf("bad pair %q", kv)
 			}
 		}
@@ -46,7 +46,7 @@ func FuzzParseEnvFile(f *testing.F) {
 }
 
 // FuzzEnvFileRoundTrip: every value the dotenv and shell sinks accept comes back from
-// parseEnvFile unchanged: what exec hands the app is what the engine wrote.
+// ReadEnvFile unchanged: what exec hands the app is what the engine wrote.
 func FuzzEnvFileRoundTrip(f *testing.F) {
 	for _, v := range []string{"", "plain", "it's", `back\slash`, "multi\nline", " padded ", "a #b", `"dq"`, "$HOME", "ünï", "\r", "=", "'", `\'`, "x\x00y"} {
 		f.Add(v)
@@ -79,7 +79,7 @@ func FuzzEnvFileRoundTrip(f *testing.F) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			env, err := parseEnvFile(b)
+			env, err := sinks.ReadEnvFile(b)
 			if err != nil {
 				t.Fatalf("%s: %q written as %q does not read back: %v", filepath.Base(s.Path()), v, b, err)
 			}
