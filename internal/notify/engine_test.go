@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -69,20 +70,30 @@ refresh: {interval: 1h}
 	if err != nil {
 		t.Fatal(err)
 	}
-	eng.Notifier = m
+	told := &toldCounter{Manager: m}
+	eng.Notifier = told
 
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- eng.Run(ctx, nil) }()
+	reasons := make(chan engine.Reason, 1)
+	go func() { done <- eng.Run(ctx, reasons) }()
 	defer func() { cancel(); <-done }()
 
 	eventually(t, "the first write and its notification", func() bool { return count() == 1 })
 	os.WriteFile(filepath.Join(src, "api_keys"), []byte("k2:ns1"), 0o600)
 	eventually(t, "the notification of the change", func() bool { return count() == 2 })
 
-	// Rewriting the same content changes no output: no notification.
+	// Rewriting the same content changes no output: a refresh after it (the barrier) does
+	// not tell the notifier, so no notification can follow.
+	before := told.n.Load()
 	os.WriteFile(filepath.Join(src, "api_keys"), []byte("k2:ns1"), 0o600)
-	time.Sleep(500 * time.Millisecond) // ten debounce periods
+	mark := time.Now()
+	reasons <- engine.ReasonSignal
+	eventually(t, "a refresh after the rewrite", func() bool { return eng.Staleness() < time.Since(mark) })
+	if n := told.n.Load(); n != before {
+		t.Errorf("the notifier was told %d more times after a same-content rewrite, want 0", n-before)
+	}
+	eventually(t, "the notifier to settle", func() bool { return m.Stats().Sent == 2 })
 	mu.Lock()
 	defer mu.Unlock()
 	if len(seen) != 2 || seen[0] != "API_KEYS='k1:ns1'\n" || seen[1] != "API_KEYS='k2:ns1'\n" {
@@ -92,3 +103,11 @@ refresh: {interval: 1h}
 		t.Errorf("got %+v, want 2 sent", s)
 	}
 }
+
+// toldCounter counts how often the engine tells the notifier that outputs changed.
+type toldCounter struct {
+	*Manager
+	n atomic.Int32
+}
+
+func (c *toldCounter) Changed() { c.n.Add(1); c.Manager.Changed() }

@@ -134,6 +134,7 @@ func (s *sup) check(act *timer) {
 		want = s.pending
 	}
 	if env.hash == want.hash {
+		s.log.Debug("env file compared: unchanged") // tests wait on this line
 		return
 	}
 	if !s.restarting && env.hash == s.current.hash {

@@ -11,8 +11,19 @@ import (
 	"time"
 
 	"go.uber.org/goleak"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest"
+	"go.uber.org/zap/zaptest/observer"
 )
+
+// observe tees cfg's logger into an observer, so a test can wait on what the supervisor
+// did (an event) instead of sleeping and asserting that nothing happened.
+func observe(t *testing.T, cfg *Config) *observer.ObservedLogs {
+	core, logs := observer.New(zapcore.DebugLevel)
+	cfg.Log = zap.New(zapcore.NewTee(zaptest.NewLogger(t).Core(), core))
+	return logs
+}
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
@@ -150,8 +161,9 @@ func TestWaitsForTheFile(t *testing.T) {
 	f := newFixture(t, "")
 	cfg := f.config(t, `echo "$A" > "$0/out"`)
 	cfg.Args = append(cfg.Args, f.dir)
+	logs := observe(t, &cfg)
 	ch := start(context.Background(), cfg)
-	time.Sleep(300 * time.Millisecond)
+	eventually(t, "the supervisor to find no env file", func() bool { return logs.FilterMessage("waiting for the env file").Len() > 0 })
 	if _, err := os.Stat(filepath.Join(f.dir, "out")); err == nil {
 		t.Fatal("the command ran before the env file existed")
 	}
@@ -191,15 +203,19 @@ func TestRestartOnContentNotOnMtime(t *testing.T) {
 	f := newFixture(t, "A=one\n")
 	cfg := f.config(t, restartScript)
 	cfg.Args = append(cfg.Args, f.dir)
+	logs := observe(t, &cfg)
 	ctx, cancel := context.WithCancel(context.Background())
 	ch := start(ctx, cfg)
 	eventually(t, "the first start", func() bool { return len(f.lines("starts")) == 1 })
 
-	// Same content, new file and new mtime: no restart.
+	// Same content, new file and new mtime: no restart, once the supervisor has compared.
+	compared := logs.FilterMessage("env file compared: unchanged").Len()
 	f.write(t, "A=one\n")
 	later := time.Now().Add(time.Hour)
 	os.Chtimes(f.env, later, later)
-	time.Sleep(500 * time.Millisecond) // ten debounce periods
+	eventually(t, "a comparison after the rewrite", func() bool {
+		return logs.FilterMessage("env file compared: unchanged").Len() > compared
+	})
 	if got := f.lines("starts"); len(got) != 1 {
 		t.Fatalf("after an mtime-only change: got starts %q, want one", got)
 	}
