@@ -24,3 +24,15 @@ if [[ -n "$unformatted" ]]; then
 fi
 go vet ./...
 go test -count=1 -timeout 15m "$@" ./...
+
+# The race detector, on every package that runs goroutines of its own: the engine (fetch
+# fan-out, watchers, health), the notifier, exec's supervisor, the telemetry server, the
+# backends (the Vault authenticator and lease timers, AWS batching, GCP), the sinks,
+# saferead and the fault proxy. Not the whole module: cmd/ and deploy/ test a binary built
+# without -race, and internal/reliability measures timing and memory that -race distorts.
+# Needs cgo (gcc). PATAS_NO_RACE=1 skips it.
+if [[ "${PATAS_NO_RACE:-}" != 1 ]]; then
+	go test -race -count=1 -timeout 20m "$@" \
+		./internal/engine/ ./internal/notify/ ./internal/supervisor/ ./internal/telemetry/ \
+		./internal/saferead/ ./internal/testenv/faultproxy/ ./fetcher/... ./sinks/
+fi

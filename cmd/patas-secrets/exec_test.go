@@ -106,10 +106,12 @@ func TestExecRestartsOnContentOnly(t *testing.T) {
 	defer cmd.Process.Kill()
 	starts := filepath.Join(dir, "starts")
 	waitUntil(t, "the first start", func() bool { return len(readLines(starts)) == 1 })
+	const compared = "env file compared: unchanged"
+	before := strings.Count(out.String(), compared)
 	writeAtomic(t, env, "A='"+canary+"-1'\n")
 	later := time.Now().Add(time.Hour)
 	os.Chtimes(env, later, later)
-	time.Sleep(500 * time.Millisecond)
+	waitUntil(t, "exec to compare the rewritten file", func() bool { return strings.Count(out.String(), compared) > before })
 	if got := readLines(starts); len(got) != 1 {
 		t.Fatalf("an mtime-only change restarted the command: starts %q", got)
 	}
