@@ -266,8 +266,8 @@ func TestJSONFields(t *testing.T) {
 	if err != nil || string(v.Reveal()) != "5432" {
 		t.Fatalf("port: got %q, %v; want 5432", v.Reveal(), err)
 	}
-	if _, err := sec.Field("nope"); !errors.Is(err, fetcher.ErrNotFound) || strings.Contains(err.Error(), canary) {
-		t.Fatalf("missing key: got %v, want ErrNotFound without the value", err)
+	if _, err := sec.Field("nope"); !errors.Is(err, fetcher.ErrMissingKey) || errors.Is(err, fetcher.ErrNotFound) || strings.Contains(err.Error(), canary) {
+		t.Fatalf("missing key: got %v, want ErrMissingKey (not ErrNotFound) without the value", err)
 	}
 }
 
