@@ -114,9 +114,6 @@ type Validation struct {
 	Required    []string `yaml:"required"`
 }
 
-// Profiles are the values validate.profile may take.
-var Profiles = []string{"patas"}
-
 // Hygiene sets the production checks on secret age and strength. They warn (log and
 // metric); they never block a refresh.
 type Hygiene struct {

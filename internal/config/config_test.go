@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/patas/patas-secrets/fetcher/file"
+	"github.com/patas/patas-secrets/sinks"
 )
 
 const valid = `
@@ -247,5 +248,21 @@ func TestStalenessAndMinLengthDefaults(t *testing.T) {
 	c, _ = Parse([]byte(cfg), "/x", testBackends)
 	if got := c.Hygiene.MinLengthOrDefault(); got != DefaultMinLength {
 		t.Errorf("absent min_length: got %d, want %d", got, DefaultMinLength)
+	}
+}
+
+// TestProfileDispatch: config applies the patas rules only under validate.profile: patas.
+func TestProfileDispatch(t *testing.T) {
+	empty := sinks.Snapshot{}
+	c := &Config{Environment: "production"}
+	if _, probs := c.ApplyProfile(empty); probs != nil {
+		t.Errorf("no profile: got %v, want no problems", probs)
+	}
+	c.Validation.Profile = "patas"
+	if _, probs := c.ApplyProfile(empty); len(probs) == 0 || c.ProfileErrorTitle() != "Production configuration errors:" {
+		t.Errorf("patas profile in production without API_KEYS: got %v, %q; want a problem", probs, c.ProfileErrorTitle())
+	}
+	if !c.IsSetting("LLM_PROVIDER") || (&Config{}).IsSetting("LLM_PROVIDER") {
+		t.Errorf("IsSetting: want LLM_PROVIDER a setting under the patas profile only")
 	}
 }

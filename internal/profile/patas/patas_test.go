@@ -1,4 +1,4 @@
-package config
+package patas
 
 import (
 	"strings"
@@ -35,8 +35,7 @@ func TestPatasProfile(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c := &Config{Environment: tt.env, Validation: Validation{Profile: "patas", LLMProvider: tt.provider}}
-			out, probs := c.ApplyProfile(tt.in)
+			out, probs := Apply(tt.in, Options{Production: tt.env == "production", LLMProvider: tt.provider})
 			if strings.Join(probs, "|") != strings.Join(tt.want, "|") {
 				t.Errorf("got %q, want %q", probs, tt.want)
 			}
@@ -46,8 +45,7 @@ func TestPatasProfile(t *testing.T) {
 			}
 		})
 	}
-	c := &Config{Environment: "production"}
-	if _, probs := c.ApplyProfile(snap()); probs != nil {
-		t.Errorf("no profile: got %v, want no problems", probs)
+	if !IsSetting("LLM_PROVIDER") || IsSetting("LLM_API_KEY") {
+		t.Errorf("IsSetting: LLM_PROVIDER is a setting, LLM_API_KEY a secret")
 	}
 }
