@@ -46,6 +46,8 @@ type authenticator struct {
 	now       func() time.Time
 	rnd       func() float64 // uniform in [0,1), for jitter
 
+	sink *TokenSink // when set, every new token is written there (token_sink.go)
+
 	mu   sync.Mutex // held through logins, so concurrent fetches share one
 	cur  *session
 	gen  uint64
@@ -101,6 +103,13 @@ func (a *authenticator) establish(ctx context.Context) (*session, error) {
 	a.gen++
 	s.gen = a.gen
 	a.cur = s
+	if a.sink != nil {
+		// A failed sink write does not fail the read: the secrets still flow, and the next
+		// new token is written again; the app keeps the previous token until then.
+		if err := a.sink.write(s.token); err != nil {
+			a.log.Error("cannot write the vault token sink", zap.String("path", a.sink.Path), zap.Error(err))
+		}
+	}
 	select {
 	case a.wake <- struct{}{}:
 	default:
@@ -112,6 +121,13 @@ func (a *authenticator) doLogin(ctx context.Context) (*session, error) {
 	req, err := a.login()
 	if err != nil {
 		return nil, fmt.Errorf("logging in: %w", err)
+	}
+	if req.secretID != nil {
+		id, err := req.secretID.get(ctx, a.api, a.log)
+		if err != nil {
+			return nil, fmt.Errorf("logging in: %w", err)
+		}
+		req.data["secret_id"] = id
 	}
 	sec, err := a.api.write(ctx, "", req.path, req.data)
 	if err != nil {

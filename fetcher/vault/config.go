@@ -43,6 +43,22 @@ type AuthSettings struct {
 	RoleIDFile   string `yaml:"role_id_file"`
 	SecretIDFile string `yaml:"secret_id_file"`
 	JWTFile      string `yaml:"jwt_file"`
+	// AppRole: the secret_id file holds a response-wrapping token (wrap_ttl) to unwrap at
+	// login, optionally checked against the path it was created at; the file is removed
+	// once read. approle.go.
+	SecretIDWrapped      bool   `yaml:"secret_id_wrapped"`
+	SecretIDWrappingPath string `yaml:"secret_id_wrapping_path"`
+	RemoveSecretIDFile   bool   `yaml:"remove_secret_id_file_after_reading"`
+	// TokenSink writes the backend's token to a file for an app that talks to Vault.
+	TokenSink *TokenSinkSettings `yaml:"token_sink"`
+}
+
+// TokenSinkSettings is auth.token_sink: {path, mode, uid, gid}.
+type TokenSinkSettings struct {
+	Path string `yaml:"path"`
+	Mode string `yaml:"mode"` // quoted octal, default "0400"
+	UID  *int   `yaml:"uid"`
+	GID  *int   `yaml:"gid"`
 }
 
 // AuthMethods lists the values of auth.method; an empty method means token.
@@ -125,6 +141,7 @@ func (a *AuthSettings) validate(path, method string, p *registry.Problems) {
 			p.Add(path+".jwt_file", "required for jwt: the file that holds the JWT")
 		}
 	}
+	a.validateExtras(path, method, p)
 	if strings.Trim(a.Mount, "/") == "" && a.Mount != "" {
 		p.Add(path+".mount", "%q is not a mount path", a.Mount)
 	}
@@ -149,13 +166,17 @@ func (s *Settings) Open(_ context.Context, env registry.Env) (fetcher.Backend, e
 		TLSSkipVerify: s.TLSSkipVerify,
 		RequireTLS:    env.Production && !s.AllowInsecure,
 		Auth: Auth{
-			Method:       s.AuthMethod(),
-			Mount:        s.Auth.Mount,
-			Role:         s.Auth.Role,
-			TokenFile:    env.Abs(s.Auth.TokenFile),
-			RoleIDFile:   env.Abs(s.Auth.RoleIDFile),
-			SecretIDFile: env.Abs(s.Auth.SecretIDFile),
-			JWTFile:      env.Abs(s.Auth.JWTFile),
+			Method:               s.AuthMethod(),
+			Mount:                s.Auth.Mount,
+			Role:                 s.Auth.Role,
+			TokenFile:            env.Abs(s.Auth.TokenFile),
+			RoleIDFile:           env.Abs(s.Auth.RoleIDFile),
+			SecretIDFile:         env.Abs(s.Auth.SecretIDFile),
+			JWTFile:              env.Abs(s.Auth.JWTFile),
+			SecretIDWrapped:      s.Auth.SecretIDWrapped,
+			SecretIDWrappingPath: s.Auth.SecretIDWrappingPath,
+			RemoveSecretIDFile:   s.Auth.RemoveSecretIDFile,
+			TokenSink:            s.Auth.TokenSink.open(env),
 		},
 	}, env.Log)
 }

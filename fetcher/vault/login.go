@@ -29,8 +29,16 @@ type Auth struct {
 	// TokenFile holds a Vault token (token method; else VAULT_TOKEN) or the
 	// service-account JWT (kubernetes; default DefaultKubernetesTokenFile).
 	TokenFile string
-	// RoleIDFile and SecretIDFile hold the AppRole credentials.
+	// RoleIDFile and SecretIDFile hold the AppRole credentials. SecretIDWrapped says the
+	// file holds a response-wrapping token to unwrap at login; SecretIDWrappingPath, when
+	// set, is where that token must have been created; RemoveSecretIDFile removes the file
+	// once read (approle.go).
 	RoleIDFile, SecretIDFile string
+	SecretIDWrapped          bool
+	SecretIDWrappingPath     string
+	RemoveSecretIDFile       bool
+	// TokenSink, when set, receives every token this backend logs in with (token_sink.go).
+	TokenSink *TokenSink
 	// JWTFile holds the JWT presented to the jwt method.
 	JWTFile string
 }
@@ -40,6 +48,9 @@ type Auth struct {
 type loginRequest struct {
 	path string
 	data map[string]any
+	// secretID, for AppRole, supplies data["secret_id"] at login (it may need Vault to
+	// unwrap it).
+	secretID *secretIDSource
 }
 
 // loginFor returns a function building the login request for a, or nil for the token
@@ -57,20 +68,17 @@ func loginFor(a Auth) (func() (loginRequest, error), error) {
 		if a.RoleIDFile == "" {
 			return nil, fmt.Errorf("approle needs role_id_file")
 		}
+		var src *secretIDSource
+		if a.SecretIDFile != "" {
+			src = &secretIDSource{file: a.SecretIDFile, wrapped: a.SecretIDWrapped,
+				wrapPath: strings.Trim(a.SecretIDWrappingPath, "/"), removeAfterRead: a.RemoveSecretIDFile}
+		}
 		return func() (loginRequest, error) {
 			roleID, err := readCredential(a.RoleIDFile, "role_id_file")
 			if err != nil {
 				return loginRequest{}, err
 			}
-			data := map[string]any{"role_id": roleID}
-			if a.SecretIDFile != "" {
-				secretID, err := readCredential(a.SecretIDFile, "secret_id_file")
-				if err != nil {
-					return loginRequest{}, err
-				}
-				data["secret_id"] = secretID
-			}
-			return loginRequest{path: path, data: data}, nil
+			return loginRequest{path: path, data: map[string]any{"role_id": roleID}, secretID: src}, nil
 		}, nil
 	case MethodKubernetes, MethodJWT:
 		file, name := a.JWTFile, "jwt_file"

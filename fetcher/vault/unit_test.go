@@ -14,6 +14,7 @@ import (
 
 	"github.com/hashicorp/vault/api"
 	"go.uber.org/goleak"
+	"go.uber.org/zap"
 
 	"github.com/patas/patas-secrets/fetcher"
 )
@@ -447,6 +448,13 @@ func TestLoginRequests(t *testing.T) {
 			req, err := fn()
 			if err != nil {
 				t.Fatal(err)
+			}
+			if req.secretID != nil { // read at login, as doLogin does (no unwrap here)
+				id, err := req.secretID.get(context.Background(), nil, zap.NewNop())
+				if err != nil {
+					t.Fatal(err)
+				}
+				req.data["secret_id"] = id
 			}
 			got, _ := json.Marshal(req.data)
 			want, _ := json.Marshal(tt.want)

@@ -99,7 +99,7 @@ func New(opts Options, log *zap.Logger) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := &authenticator{login: login}
+	a := &authenticator{login: login, sink: opts.Auth.TokenSink}
 	if login == nil {
 		a.tokenFile, a.envToken = opts.Auth.TokenFile, envToken
 	}
