@@ -11,6 +11,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/patas/patas-secrets/fetcher"
+	"github.com/patas/patas-secrets/internal/backoff"
 )
 
 // session is one Vault token and what Vault said about its life. Sessions are replaced,
@@ -199,6 +200,7 @@ func (a *authenticator) newSession(token string, ttl time.Duration, renewable bo
 // run renews the token until ctx ends. It sleeps until the current session's renewAt,
 // or until a new session arrives, and backs off after a failure.
 func (a *authenticator) run(ctx context.Context) {
+	var failures int
 	var retry time.Duration
 	for {
 		a.mu.Lock()
@@ -220,17 +222,18 @@ func (a *authenticator) run(ctx context.Context) {
 			return
 		case <-a.wake:
 			stopTimer(timer)
-			retry = 0
+			failures, retry = 0, 0
 			continue
 		case <-fire:
 		}
 		if err := a.maintain(ctx, s); err != nil {
-			retry = nextBackoff(retry)
+			failures++
+			retry = renewRetry.Delay(failures - 1)
 			if ctx.Err() == nil {
 				a.log.Warn("vault token renewal failed; retrying", zap.Error(err), zap.Duration("retry_in", retry))
 			}
 		} else {
-			retry = 0
+			failures, retry = 0, 0
 		}
 	}
 }
@@ -313,13 +316,6 @@ func renewPoint(ttl time.Duration, r float64) time.Duration { return scale(ttl, 
 // due a little earlier, the lease is renewed on that first visit.
 func leaseDuePoint(ttl time.Duration, r float64) time.Duration { return scale(ttl, 0.50+0.10*r) }
 
-// nextBackoff doubles from 1s up to 1m.
-func nextBackoff(d time.Duration) time.Duration {
-	switch {
-	case d <= 0:
-		return time.Second
-	case d >= 30*time.Second:
-		return time.Minute
-	}
-	return 2 * d
-}
+// renewRetry spaces renewal retries: 1s doubling to 1m. run spreads each by ±20% with
+// a.rnd (which tests fix) rather than the policy's own jitter.
+var renewRetry = backoff.Policy{Base: time.Second, Max: time.Minute}

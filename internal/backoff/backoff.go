@@ -1,7 +1,7 @@
 // Package backoff is the one retry spacing of patas-secrets: exponential delays with
 // jitter, so replicas that fail together do not retry together, and a wait that ends with
-// its context. The engine, the notifiers, the AWS backend, the Vault token renewer and the
-// exec supervisor's restart pacing all use it.
+// its context. The engine, the notifiers, the AWS and GCP retries, the Vault token renewer
+// and the exec supervisor's restart pacing all use it.
 package backoff
 
 import (

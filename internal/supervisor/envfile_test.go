@@ -11,7 +11,7 @@ import (
 )
 
 // TestEnvFileRoundTrip writes values through the real dotenv and shell sinks and reads
-// them back with parseEnvFile: what exec hands the app must be what the engine wrote.
+// them back with readEnv (sinks.ReadEnvFile plus the env policy): what exec hands the app must be what the engine wrote.
 func TestEnvFileRoundTrip(t *testing.T) {
 	values := []string{
 		"", "plain", "with space", " padded ", "\ttab", "'single'", `"double"`, `it's`, `'`, `"`, `''`,
