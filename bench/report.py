@@ -65,6 +65,12 @@ if cmp:
     w("rotating order), medians; ratios are to consul-template v0.41.1 in the same run. Stripped")
     w("static builds on both sides. Vault Agent 1.14.1 is the test Vault binary (`vault agent`,")
     w("AppRole auto-auth, `exit_after_auth` for the one-shot row).")
+    if cmp.get("sidecar_backend") == "file":
+        w("")
+        w("**This run had no Vault binary**: the Vault rows and Vault Agent are empty, and every")
+        w("sidecar (consul-template through `{{ file }}`) read the 6 files. Per-backend builds are")
+        w("`-tags no_aws,no_gcp` (vault-only), `no_vault,no_gcp` (aws-only), `no_vault,no_aws`")
+        w("(gcp-only), `no_vault,no_aws,no_gcp` (file-only); each keeps the file backend.")
     w("")
 
     def ratio(x, y):
