@@ -19,8 +19,9 @@ import (
 // secret, not a dotenv file.
 //
 // Accepted: optional "export ", whitespace around '=', 'single' quotes (\\ and \' decoded),
-// "double" quotes (\n \r \t \" \\ decoded), multi-line quoted values, unquoted values with
-// a " #" comment removed.
+// "double" quotes (\n \r \t \a \b \f \v \' \" \\ decoded), multi-line quoted values,
+// unquoted values with a " #" comment removed. TestDotenvMatchesPythonDotenv holds it to
+// python-dotenv itself.
 func parseDotenv(data []byte) map[string]fetcher.Value {
 	s := strings.ReplaceAll(string(data), "\r\n", "\n")
 	out := map[string]fetcher.Value{}
@@ -108,13 +109,22 @@ func escape(quote, c byte) (byte, bool) {
 		}
 		return 0, false
 	}
+	// python-dotenv's escapes in double quotes: \\ \' \" \a \b \f \n \r \t \v.
 	switch c {
+	case 'a':
+		return '\a', true
+	case 'b':
+		return '\b', true
+	case 'f':
+		return '\f', true
 	case 'n':
 		return '\n', true
 	case 'r':
 		return '\r', true
 	case 't':
 		return '\t', true
+	case 'v':
+		return '\v', true
 	case '"', '\\', '\'':
 		return c, true
 	}
