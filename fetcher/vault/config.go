@@ -32,6 +32,8 @@ type Settings struct {
 	// in environment: production, where both are otherwise refused.
 	AllowInsecure bool         `yaml:"allow_insecure"`
 	Auth          AuthSettings `yaml:"auth"`
+	// PKI: what each pki/issue/ROLE path read as a secret asks for (config_extras.go).
+	PKI map[string]PKISettings `yaml:"pki"`
 }
 
 // AuthSettings says how to log in.
@@ -94,6 +96,7 @@ func (s *Settings) Validate(env registry.Env, p *registry.Problems) {
 		}
 	}
 	s.Auth.validate("auth", s.AuthMethod(), p)
+	s.validatePKI(p)
 }
 
 // validate checks that each method gets the fields it needs and no field it would ignore.
@@ -178,6 +181,7 @@ func (s *Settings) Open(_ context.Context, env registry.Env) (fetcher.Backend, e
 			RemoveSecretIDFile:   s.Auth.RemoveSecretIDFile,
 			TokenSink:            s.Auth.TokenSink.open(env),
 		},
+		PKI: s.pkiRequests(),
 	}, env.Log)
 }
 

@@ -1,8 +1,11 @@
 package vault
 
 import (
+	"fmt"
 	"os"
 	"strconv"
+	"strings"
+	"time"
 
 	"github.com/patas/patas-secrets/fetcher/registry"
 )
@@ -56,4 +59,39 @@ func (t *TokenSinkSettings) open(env registry.Env) *TokenSink {
 		s.GID = *t.GID
 	}
 	return s
+}
+
+// PKISettings is one entry of pki: {common_name, alt_names, ip_sans, ttl}.
+type PKISettings struct {
+	CommonName string   `yaml:"common_name"`
+	AltNames   []string `yaml:"alt_names"`
+	IPSANs     []string `yaml:"ip_sans"`
+	TTL        string   `yaml:"ttl"`
+}
+
+func (s *Settings) validatePKI(p *registry.Problems) {
+	for path, r := range s.PKI {
+		at := fmt.Sprintf("pki[%q]", path)
+		parts := strings.Split(strings.Trim(path, "/"), "/")
+		if len(parts) < 3 || parts[len(parts)-2] != "issue" {
+			p.Add(at, "want MOUNT/issue/ROLE, e.g. pki/issue/patas")
+		}
+		if r.CommonName == "" {
+			p.Add(at+".common_name", "required: the certificate's name, e.g. patas.patas.svc")
+		}
+		if r.TTL != "" {
+			if d, err := time.ParseDuration(r.TTL); err != nil || d <= 0 {
+				p.Add(at+".ttl", "%q is not a duration such as \"24h\"", r.TTL)
+			}
+		}
+	}
+}
+
+func (s *Settings) pkiRequests() map[string]PKIRequest {
+	out := make(map[string]PKIRequest, len(s.PKI))
+	for path, r := range s.PKI {
+		ttl, _ := time.ParseDuration(r.TTL)
+		out[strings.Trim(path, "/")] = PKIRequest{CommonName: r.CommonName, AltNames: r.AltNames, IPSANs: r.IPSANs, TTL: ttl}
+	}
+	return out
 }

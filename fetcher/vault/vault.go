@@ -42,6 +42,8 @@ type Options struct {
 	// whichever way they were set (production without allow_insecure).
 	RequireTLS bool
 	Auth       Auth
+	// PKI says what each MOUNT/issue/ROLE path read as a secret asks Vault for (pki.go).
+	PKI map[string]PKIRequest
 }
 
 // Client is a fetcher.Backend over one Vault server. Safe for concurrent use.
@@ -55,6 +57,8 @@ type Client struct {
 	mu     sync.Mutex
 	mounts map[string]mount
 	leases map[string]*lease
+	certs  map[string]*issuedCert // pki.go
+	pki    map[string]PKIRequest  // pki/issue/ROLE path -> what to ask for
 
 	stop      context.CancelFunc
 	done      chan struct{}
@@ -104,6 +108,7 @@ func New(opts Options, log *zap.Logger) (*Client, error) {
 		a.tokenFile, a.envToken = opts.Auth.TokenFile, envToken
 	}
 	client := newClient(httpAPI{c}, a, log)
+	client.pki = opts.PKI
 	client.closeIdle = cfg.HttpClient.CloseIdleConnections
 	return client, nil
 }
@@ -181,9 +186,12 @@ func (c *Client) fetchAs(ctx context.Context, s *session, ref fetcher.Ref) (fetc
 		return fetcher.Secret{}, err
 	}
 	var sec fetcher.Secret
-	if m.kv > 0 {
+	switch {
+	case m.kv > 0:
 		sec, err = c.readKV(ctx, s, m, ref)
-	} else {
+	case isPKIIssue(m, ref.Path):
+		sec, err = c.readPKI(ctx, s, ref)
+	default:
 		sec, err = c.readDynamic(ctx, s, ref)
 	}
 	if err != nil {
