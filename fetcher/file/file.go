@@ -31,6 +31,7 @@ type Backend struct {
 
 	noDotenv bool   // production: never read a file as dotenv
 	watching func() // test hook: Watch has set up its watches
+	checked  func() // test hook: Watch has compared the files after an event
 
 	// read is the digest of what Fetch last read at each path: the watcher's baseline,
 	// so a change between a refresh's read and the start of the watch is not missed.

@@ -89,6 +89,9 @@ func (b *Backend) Watch(ctx context.Context, refs []fetcher.Ref, changed func())
 			b.log.Warn("file watch error; the poll backstop continues", zap.Error(err))
 		case <-settle.C:
 			check()
+			if b.checked != nil {
+				b.checked()
+			}
 		case <-poll.C:
 			addWatches() // re-adds are no-ops; this picks up directories that appeared
 			check()

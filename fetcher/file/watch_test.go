@@ -95,12 +95,19 @@ func (w *watchCount) wait(t *testing.T, what string) {
 	}
 }
 
-func (w *watchCount) quiet(t *testing.T, what string) {
+// quiet waits until the watcher has compared the files after the events so far (the
+// barrier), then checks that it reported no change.
+func (w *watchCount) quiet(t *testing.T, what string, checks <-chan struct{}) {
 	t.Helper()
+	select {
+	case <-checks:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("%s: the watcher did not compare the files within 10s", what)
+	}
 	select {
 	case <-w.ch:
 		t.Fatalf("%s: a change was reported, want none", what)
-	case <-time.After(200 * time.Millisecond):
+	default:
 	}
 }
 
@@ -145,6 +152,8 @@ func TestWatchIgnoresTouchAndOtherFiles(t *testing.T) {
 	p := filepath.Join(dir, "db_password")
 	write(t, p, "same")
 	b, _ := New(dir, zap.NewNop())
+	checks := make(chan struct{}, 100)
+	b.checked = func() { checks <- struct{}{} }
 	wc, stop := startWatch(t, b, "f:db_password")
 	defer stop()
 	now := time.Now().Add(time.Hour)
@@ -153,7 +162,7 @@ func TestWatchIgnoresTouchAndOtherFiles(t *testing.T) {
 	}
 	write(t, p, "same") // rewritten with the same content
 	write(t, filepath.Join(dir, "unrelated"), "x")
-	wc.quiet(t, "touch, same-content rewrite and an unrelated file")
+	wc.quiet(t, "touch, same-content rewrite and an unrelated file", checks)
 	write(t, p, "different")
 	wc.wait(t, "content change")
 }
