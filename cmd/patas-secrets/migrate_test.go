@@ -52,7 +52,8 @@ func TestMigrateGuideExampleOnVault(t *testing.T) {
 		"llm_api_key=sk-"+templateCanary+"-llm")
 	dir := t.TempDir()
 	cfg := migrateExamples(t)[0]
-	cfg = strings.Replace(cfg, "https://vault.vault.svc:8200", v.Addr, 1)
+	// The dev server speaks plain http, which production refuses unless allowed.
+	cfg = strings.Replace(cfg, "https://vault.vault.svc:8200", v.Addr+"\n    allow_insecure: true", 1)
 	cfg = strings.Replace(cfg, "{method: kubernetes, role: patas}", "{method: token}", 1)
 	cfg = strings.Replace(cfg, "/run/patas/secrets.env", filepath.Join(dir, "secrets.env"), 1)
 	p := filepath.Join(dir, "config.yaml")
