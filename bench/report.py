@@ -54,11 +54,12 @@ if d.get("partial"):
     w(f"  *Backend API calls per refresh* keep the figures of the last full run: {f.get('date')},")
     w(f"  load {f.get('load_before')}, built from the tree of that day (before GCP over REST).")
 w("")
-cmp = d.get("compare")
-if cmp:
+for cmp in (d.get("compare_vault"), d.get("compare")):
+    if not cmp:
+        continue
     dflt = cmp["default"]
     wall, rss, sc = cmp["wall_ms"], cmp["peak_rss_kib"], cmp["sidecar"]
-    w("## Side by side: patas-secrets, consul-template, Vault Agent (issue 18)")
+    w("## Side by side: patas-secrets, consul-template, Vault Agent (issue 18)" + ("" if cmp.get("sidecar_backend") != "file" else ", on files"))
     w("")
     w(f"`bench/compare.py`: one Vault dev server, one KV v2 secret with the guide's 6 keys, the same")
     w(f"6 keys as files; {cmp['rounds']} alternating rounds (each round runs every case once, in a")
