@@ -3,9 +3,11 @@ package aws
 import (
 	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/smithy-go"
 
 	"github.com/patas/patas-secrets/fetcher"
@@ -17,8 +19,9 @@ var (
 	// ErrDecryption means AWS could not decrypt the secret with its KMS key (a key that is
 	// disabled, deleted, or that the caller may not use).
 	ErrDecryption = errors.New("decryption failed")
-	// ErrThrottled means AWS kept answering ThrottlingException after every retry.
-	ErrThrottled = errors.New("throttled by AWS")
+	// ErrThrottled means AWS kept answering ThrottlingException after every retry. It wraps
+	// fetcher.ErrThrottled, which the engine's metrics count as "throttled".
+	ErrThrottled = fmt.Errorf("by AWS: %w", fetcher.ErrThrottled)
 )
 
 // Error codes mapped to fetcher's sentinels. Authentication failures (a key AWS does not
@@ -90,10 +93,34 @@ func isThrottle(err error) bool { return isThrottleCode(errorCode(err)) }
 // wrapErr names what was read (e.g. `secret "patas/production"`) and adds the sentinel the
 // AWS error code maps to, so errors.Is works on the result.
 func wrapErr(what string, err error) error {
-	if s := sentinelFor(apiError(err)); s != nil && !errors.Is(err, s) {
+	s := sentinelFor(apiError(err))
+	if s == nil {
+		s = sentinelForStatus(err)
+	}
+	if s != nil && !errors.Is(err, s) {
 		return fmt.Errorf("%s: %w: %w", what, s, err)
 	}
 	return fmt.Errorf("%s: %w", what, err)
+}
+
+// sentinelForStatus maps an answer that carries no AWS error code the SDK could read (a
+// body it could not decode: a proxy's page; moto's XML refusals on JSON services) by its
+// HTTP status: 401/403 are refusals, 429 throttling, 404 a missing secret.
+func sentinelForStatus(err error) error {
+	var re *awshttp.ResponseError
+	if !errors.As(err, &re) {
+		return nil
+	}
+	if code, _ := apiError(err); code != "" {
+		return nil
+	}
+	switch re.HTTPStatusCode() {
+	case http.StatusUnauthorized, http.StatusForbidden:
+		return fetcher.ErrPermission
+	case http.StatusTooManyRequests:
+		return ErrThrottled
+	}
+	return nil
 }
 
 // entryErr builds the error of one failed entry of a batch answer, which carries a code and a

@@ -42,7 +42,7 @@ func checkNotFound(t *testing.T, h Harness) {
 
 func checkDenied(t *testing.T, h Harness) {
 	w := newWatch(t)
-	ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), setupTimeout)
 	defer cancel()
 	err := w.err(h.ReadDenied(t, ctx, w.log()))
 	wantOnly(t, "a refused read", err, fetcher.ErrPermission)

@@ -50,7 +50,8 @@ type Harness interface {
 
 	// ReadDenied reads, with a backend whose credentials may not, a secret that exists,
 	// and returns the error (the harness chooses how: a token whose policy refuses the
-	// path, credentials the server rejects, a file the process may not open).
+	// path, credentials the server rejects, a file the process may not open). ctx bounds
+	// the harness's setup (which may start a server of its own) and the read.
 	ReadDenied(t *testing.T, ctx context.Context, log *zap.Logger) error
 }
 

@@ -14,6 +14,9 @@ import (
 // loaded CI machine still answers well within it.
 const callTimeout = 30 * time.Second
 
+// setupTimeout bounds ReadDenied, which may start a server of its own first.
+const setupTimeout = 3 * time.Minute
+
 // Run runs every check against h, each as a subtest.
 func Run(t *testing.T, h Harness) {
 	t.Run("Read", func(t *testing.T) { checkRead(t, h) })

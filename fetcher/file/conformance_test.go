@@ -7,13 +7,12 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"runtime"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
 	"go.uber.org/zap"
-	"golang.org/x/sys/unix"
 
 	"github.com/patas/patas-secrets/fetcher"
 	"github.com/patas/patas-secrets/fetcher/fetchertest"
@@ -64,8 +63,9 @@ func (h *fileHarness) Missing(*testing.T) fetcher.Ref {
 }
 
 // ReadDenied reads a file of mode 0400 owned by root as uid 65534. Run as root, the read
-// happens on a thread whose filesystem uid alone is 65534 (setfsuid is per thread, and
-// drops CAP_DAC_OVERRIDE for that thread only); the thread is never reused.
+// happens with the process's effective uid set to 65534 for its duration (real and saved
+// uid stay 0, so it can be set back); the backend reads on a goroutine of its own, so a
+// per-thread fsuid would not reach it.
 func (h *fileHarness) ReadDenied(t *testing.T, ctx context.Context, log *zap.Logger) error {
 	ref := h.Seed(t, map[string]string{"k": "CANARY-conformance-denied"})
 	p := filepath.Join(h.dir, ref.Path)
@@ -83,18 +83,14 @@ func (h *fileHarness) ReadDenied(t *testing.T, ctx context.Context, log *zap.Log
 		_, err := b.Fetch(ctx, ref)
 		return err
 	}
-	done := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread() // never unlocked: the thread exits with this goroutine
-		_ = unix.Setfsuid(65534)
-		if now, _ := unix.SetfsuidRetUid(-1); now != 65534 { // -1 changes nothing and returns the current one
-			done <- errors.New("setfsuid(65534) did not take")
-			return
-		}
-		_, err := b.Fetch(ctx, ref)
-		done <- err
-	}()
-	return <-done
+	if err := syscall.Setresuid(-1, 65534, -1); err != nil {
+		t.Fatalf("seteuid(65534): %v", err)
+	}
+	_, err := b.Fetch(ctx, ref)
+	if rerr := syscall.Setresuid(-1, 0, -1); rerr != nil {
+		panic("cannot return to euid 0: " + rerr.Error()) // the rest of the tests would run as nobody
+	}
+	return err
 }
 
 // put writes fields as a JSON file, in place (swarm) or by swapping ..data (kubernetes).

@@ -69,7 +69,8 @@ func (h httpAPI) do(ctx context.Context, method, token, path string, query url.V
 }
 
 // statusError is Vault's answer with an error status, without the request URL and in one
-// line. It wraps fetcher.ErrPermission for 401/403 and fetcher.ErrNotFound for 404.
+// line. It wraps fetcher.ErrPermission for 401/403, fetcher.ErrNotFound for 404 and
+// fetcher.ErrThrottled for 429.
 type statusError struct {
 	status int
 	msg    string
@@ -98,6 +99,9 @@ func classify(err error) error {
 		e.kind = fetcher.ErrPermission
 	case http.StatusNotFound:
 		e.kind = fetcher.ErrNotFound
+	case http.StatusTooManyRequests:
+		// A rate limit quota; the client has already retried it (VAULT_MAX_RETRIES).
+		e.kind = fetcher.ErrThrottled
 	}
 	return e
 }

@@ -38,27 +38,44 @@ func (s *session) expired(now time.Time) bool {
 // authenticator owns the token: it logs in (or reads the token) on first use, renews it at
 // about 2/3 of its TTL, logs in again when renewal is refused or the token's max TTL is
 // near, and re-reads a token file when it changes.
+//
+// No call to Vault is made under mu, which every Fetch takes: a renewal runs while reads go
+// on with the current token, and a login runs in a goroutine of its own (one at a time,
+// shared by every caller that needs it) that each caller waits for only as long as its own
+// context allows. Every call has a deadline: the caller's, or callTimeout for the renewer's
+// calls and for a login no caller waits for any more.
 type authenticator struct {
-	api       vaultAPI
-	login     func() (loginRequest, error) // nil for the token method
-	tokenFile string                       // token method: re-read on every use
-	envToken  string                       // token method without a file: VAULT_TOKEN
-	log       *zap.Logger
-	now       func() time.Time
-	rnd       func() float64 // uniform in [0,1), for jitter
+	api         vaultAPI
+	login       func() (loginRequest, error) // nil for the token method
+	tokenFile   string                       // token method: re-read on every use
+	envToken    string                       // token method without a file: VAULT_TOKEN
+	callTimeout time.Duration
+	log         *zap.Logger
+	now         func() time.Time
+	rnd         func() float64 // uniform in [0,1), for jitter
 
 	sink *TokenSink // when set, every new token is written there (token_sink.go)
 
-	mu   sync.Mutex // held through logins, so concurrent fetches share one
-	cur  *session
-	gen  uint64
-	wake chan struct{} // size 1: tells the renewer that cur changed
+	life context.Context // ends at Close; logins run under it
+	wg   sync.WaitGroup  // logins in flight
+
+	mu     sync.Mutex // guards cur, gen and flight; never held across a call to Vault
+	cur    *session
+	gen    uint64
+	flight *flight       // the login in progress, if any
+	wake   chan struct{} // size 1: tells the renewer that cur changed
+}
+
+// flight is one login (or check of the configured token); done is closed when s or err is set.
+type flight struct {
+	done chan struct{}
+	s    *session
+	err  error
 }
 
 // current returns a usable session, logging in first if there is none or it expired.
 func (a *authenticator) current(ctx context.Context) (*session, error) {
 	a.mu.Lock()
-	defer a.mu.Unlock()
 	if a.cur != nil && a.login == nil && a.tokenFile != "" {
 		// A read error keeps the current token: the file may be in the middle of a swap.
 		if tok, err := readCredential(a.tokenFile, "token_file"); err == nil && tok != a.cur.header() {
@@ -67,55 +84,101 @@ func (a *authenticator) current(ctx context.Context) (*session, error) {
 		}
 	}
 	if a.cur != nil && !a.cur.expired(a.now()) {
-		return a.cur, nil
+		s := a.cur
+		a.mu.Unlock()
+		return s, nil
 	}
-	return a.establish(ctx)
+	f := a.establishLocked()
+	a.mu.Unlock()
+	return a.await(ctx, f)
 }
 
 // recover is called after Vault refused stale's token on some path. It returns a new
 // session to retry with, or nil when the token is fine and the refusal is the policy's.
 func (a *authenticator) recover(ctx context.Context, stale *session) (*session, error) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.cur != nil && a.cur.gen != stale.gen {
-		return a.cur, nil // someone logged in again meanwhile
+	if s := a.replaced(stale); s != nil {
+		return s, nil // someone logged in again meanwhile
 	}
 	_, err := a.api.read(ctx, stale.header(), "auth/token/lookup-self", nil)
 	if err == nil || !errors.Is(err, fetcher.ErrPermission) {
 		return nil, nil
 	}
+	a.mu.Lock()
+	if a.cur != nil && a.cur.gen != stale.gen {
+		s := a.cur
+		a.mu.Unlock()
+		return s, nil
+	}
 	a.log.Info("vault token was rejected (revoked or expired); logging in again")
 	a.cur = nil
-	return a.establish(ctx)
+	f := a.establishLocked()
+	a.mu.Unlock()
+	return a.await(ctx, f)
 }
 
-// establish logs in (or adopts the configured token) and makes it current. a.mu is held.
-func (a *authenticator) establish(ctx context.Context) (*session, error) {
-	var s *session
-	var err error
-	if a.login != nil {
-		s, err = a.doLogin(ctx)
-	} else {
-		s, err = a.adoptToken(ctx)
+// replaced returns the current session if it is not stale's generation, else nil.
+func (a *authenticator) replaced(stale *session) *session {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.cur != nil && a.cur.gen != stale.gen {
+		return a.cur
 	}
-	if err != nil {
-		return nil, err
+	return nil
+}
+
+// establishLocked returns the login in flight, or starts one. a.mu is held; the login
+// itself runs without it, under callTimeout, and makes its session current when it succeeds.
+func (a *authenticator) establishLocked() *flight {
+	if a.flight != nil {
+		return a.flight
 	}
-	a.gen++
-	s.gen = a.gen
-	a.cur = s
-	if a.sink != nil {
-		// A failed sink write does not fail the read: the secrets still flow, and the next
-		// new token is written again; the app keeps the previous token until then.
-		if err := a.sink.write(s.token); err != nil {
-			a.log.Error("cannot write the vault token sink", zap.String("path", a.sink.Path), zap.Error(err))
+	f := &flight{done: make(chan struct{})}
+	a.flight = f
+	a.wg.Add(1)
+	go func() {
+		defer a.wg.Done()
+		ctx, cancel := context.WithTimeout(a.life, a.callTimeout)
+		var s *session
+		var err error
+		if a.login != nil {
+			s, err = a.doLogin(ctx)
+		} else {
+			s, err = a.adoptToken(ctx)
 		}
-	}
+		cancel()
+		a.mu.Lock()
+		if err == nil {
+			a.gen++
+			s.gen = a.gen
+			a.cur = s
+			select {
+			case a.wake <- struct{}{}:
+			default:
+			}
+		}
+		f.s, f.err = s, err
+		a.flight = nil
+		a.mu.Unlock()
+		if err == nil && a.sink != nil {
+			// A failed sink write does not fail the read: the secrets still flow, and the next
+			// new token is written again; the app keeps the previous token until then.
+			if werr := a.sink.write(s.token); werr != nil {
+				a.log.Error("cannot write the vault token sink", zap.String("path", a.sink.Path), zap.Error(werr))
+			}
+		}
+		close(f.done)
+	}()
+	return f
+}
+
+// await waits for f, or for ctx to end.
+func (a *authenticator) await(ctx context.Context, f *flight) (*session, error) {
 	select {
-	case a.wake <- struct{}{}:
-	default:
+	case <-f.done:
+		return f.s, f.err
+	case <-ctx.Done():
+		return nil, fmt.Errorf("waiting for the vault login: %w", ctx.Err())
 	}
-	return s, nil
 }
 
 func (a *authenticator) doLogin(ctx context.Context) (*session, error) {
@@ -245,36 +308,51 @@ func stopTimer(t *time.Timer) {
 }
 
 // maintain renews s, or logs in again when Vault refuses the renewal or the token is near
-// its max TTL. A network error is returned for a retry; the token stays in use meanwhile.
+// its max TTL. A network error is returned for a retry; the token stays in use meanwhile,
+// and reads go on with it while the renewal or the login runs.
 func (a *authenticator) maintain(ctx context.Context, s *session) error {
 	a.mu.Lock()
-	defer a.mu.Unlock()
 	if a.cur == nil || a.cur.gen != s.gen {
+		a.mu.Unlock()
 		return nil // replaced meanwhile; the loop picks up the new one
 	}
 	s = a.cur
+	a.mu.Unlock()
 	if s.renewable && !s.final {
-		sec, err := a.api.write(ctx, s.header(), "auth/token/renew-self", map[string]any{"increment": int64(s.increment / time.Second)})
+		cctx, cancel := context.WithTimeout(ctx, a.callTimeout)
+		sec, err := a.api.write(cctx, s.header(), "auth/token/renew-self", map[string]any{"increment": int64(s.increment / time.Second)})
+		cancel()
 		switch {
 		case err == nil && sec != nil && sec.Auth != nil:
-			a.cur = a.renewed(s, time.Duration(sec.Auth.LeaseDuration)*time.Second, sec.Auth.Renewable)
+			n := a.renewed(s, time.Duration(sec.Auth.LeaseDuration)*time.Second, sec.Auth.Renewable)
+			a.mu.Lock()
+			if a.cur != nil && a.cur.gen == s.gen {
+				a.cur = n
+			}
+			a.mu.Unlock()
 			return nil
 		case err != nil && !refused(err):
 			return fmt.Errorf("renewing the token: %w", err)
 		}
 		a.log.Info("vault refused to renew the token", zap.Error(err))
 	}
+	a.mu.Lock()
+	if a.cur == nil || a.cur.gen != s.gen {
+		a.mu.Unlock()
+		return nil
+	}
 	if a.login == nil {
-		n := *s
+		n := *a.cur
 		n.noRenew = true
 		a.cur = &n
+		a.mu.Unlock()
 		a.log.Warn("the vault token cannot be renewed; replace it (token_file) before it expires", zap.Time("expires", s.expiry))
 		return nil
 	}
-	if _, err := a.establish(ctx); err != nil {
-		return err
-	}
-	return nil
+	f := a.establishLocked() // the current token stays in use until the login ends
+	a.mu.Unlock()
+	_, err := a.await(ctx, f)
+	return err
 }
 
 // renewed is s after a renewal granted ttl. A grant shorter than asked means the token's

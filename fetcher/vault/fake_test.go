@@ -24,6 +24,7 @@ type fakeVault struct {
 }
 
 type fakeCall struct {
+	ctx             context.Context
 	op, token, path string
 	query           url.Values
 	data            map[string]any
@@ -39,12 +40,12 @@ func (f *fakeVault) on(path string, h func(c fakeCall) (*api.Secret, error)) {
 	f.handlers[path] = h
 }
 
-func (f *fakeVault) read(_ context.Context, token, path string, query url.Values) (*api.Secret, error) {
-	return f.call(fakeCall{op: "read", token: token, path: path, query: query})
+func (f *fakeVault) read(ctx context.Context, token, path string, query url.Values) (*api.Secret, error) {
+	return f.call(fakeCall{ctx: ctx, op: "read", token: token, path: path, query: query})
 }
 
-func (f *fakeVault) write(_ context.Context, token, path string, data map[string]any) (*api.Secret, error) {
-	return f.call(fakeCall{op: "write", token: token, path: path, data: data})
+func (f *fakeVault) write(ctx context.Context, token, path string, data map[string]any) (*api.Secret, error) {
+	return f.call(fakeCall{ctx: ctx, op: "write", token: token, path: path, data: data})
 }
 
 func (f *fakeVault) call(c fakeCall) (*api.Secret, error) {

@@ -174,3 +174,11 @@ func durationField(v any) time.Duration {
 	}
 	return time.Duration(n) * time.Second
 }
+
+// describe names m's engine in messages: "KV version 1", "database".
+func (m mount) describe() string {
+	if m.kv > 0 {
+		return "KV version " + strconv.Itoa(m.kv)
+	}
+	return m.typ
+}

@@ -3,7 +3,6 @@ package vault
 import (
 	"context"
 	"fmt"
-	"sync"
 	"time"
 
 	"go.uber.org/zap"
@@ -15,7 +14,7 @@ import (
 // credentials, served to every read until it is due for renewal, so that a template's
 // username and password always come from the same lease.
 type lease struct {
-	mu        sync.Mutex // held while this path is issued or renewed
+	lock      chan struct{} // size 1, held while this path is issued or renewed; waited on with the read's context
 	id        string
 	gen       uint64 // the session that issued it: Vault revokes leases with their token
 	data      map[string]fetcher.Value
@@ -31,7 +30,7 @@ func (c *Client) leaseFor(path string) *lease {
 	defer c.mu.Unlock()
 	l := c.leases[path]
 	if l == nil {
-		l = &lease{}
+		l = &lease{lock: make(chan struct{}, 1)}
 		c.leases[path] = l
 	}
 	return l
@@ -46,8 +45,12 @@ func (c *Client) readDynamic(ctx context.Context, s *session, ref fetcher.Ref) (
 		return fetcher.Secret{}, fmt.Errorf("%s is not a KV secret: versions (@%s) apply to KV version 2 only", ref.Path, ref.Version)
 	}
 	l := c.leaseFor(ref.Path)
-	l.mu.Lock()
-	defer l.mu.Unlock()
+	select {
+	case l.lock <- struct{}{}:
+	case <-ctx.Done():
+		return fetcher.Secret{}, fmt.Errorf("waiting for another read of %s: %w", ref.Path, ctx.Err())
+	}
+	defer func() { <-l.lock }()
 	now := c.now()
 	log := c.log.With(zap.String("path", ref.Path))
 	switch {
@@ -86,7 +89,7 @@ func (c *Client) issue(ctx context.Context, s *session, ref fetcher.Ref, l *leas
 	}
 	ttl := time.Duration(sec.LeaseDuration) * time.Second
 	if sec.LeaseID == "" || ttl <= 0 {
-		*l = lease{} // not a lease: nothing to keep
+		*l = lease{lock: l.lock} // not a lease: nothing to keep
 		return fetcher.Secret{Data: toValues(sec.Data)}, nil
 	}
 	l.id, l.gen, l.data = sec.LeaseID, s.gen, toValues(sec.Data)

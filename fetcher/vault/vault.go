@@ -44,7 +44,14 @@ type Options struct {
 	Auth       Auth
 	// PKI says what each MOUNT/issue/ROLE path read as a secret asks Vault for (pki.go).
 	PKI map[string]PKIRequest
+	// CallTimeout bounds each call to Vault that no read's context bounds (token renewal,
+	// a login nobody waits for any more) and each HTTP attempt (the client's timeout);
+	// default DefaultCallTimeout. Reads are bounded by their own context as well.
+	CallTimeout time.Duration
 }
+
+// DefaultCallTimeout is Options.CallTimeout's default: the engine's default fetch timeout.
+const DefaultCallTimeout = 30 * time.Second
 
 // Client is a fetcher.Backend over one Vault server. Safe for concurrent use.
 type Client struct {
@@ -89,6 +96,13 @@ func New(opts Options, log *zap.Logger) (*Client, error) {
 			return nil, err
 		}
 	}
+	callTimeout := opts.CallTimeout
+	if callTimeout <= 0 {
+		callTimeout = DefaultCallTimeout
+	}
+	if cfg.Timeout <= 0 || cfg.Timeout > callTimeout {
+		cfg.Timeout = callTimeout // VAULT_CLIENT_TIMEOUT may ask for less, never more
+	}
 	c, err := api.NewClient(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("creating the vault client: %w", err)
@@ -103,7 +117,7 @@ func New(opts Options, log *zap.Logger) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := &authenticator{login: login, sink: opts.Auth.TokenSink}
+	a := &authenticator{login: login, sink: opts.Auth.TokenSink, callTimeout: callTimeout}
 	if login == nil {
 		a.tokenFile, a.envToken = opts.Auth.TokenFile, envToken
 	}
@@ -142,7 +156,11 @@ func newClient(v vaultAPI, a *authenticator, log *zap.Logger) *Client {
 	}
 	a.api, a.log, a.now, a.rnd = v, log, c.now, c.rnd
 	a.wake = make(chan struct{}, 1)
+	if a.callTimeout <= 0 {
+		a.callTimeout = DefaultCallTimeout
+	}
 	ctx, cancel := context.WithCancel(context.Background())
+	a.life = ctx
 	c.stop = cancel
 	go func() {
 		defer close(c.done)
@@ -224,12 +242,13 @@ func (c *Client) forgetMount(path string) {
 	c.mu.Unlock()
 }
 
-// Close stops the token renewer. Leases are left to expire: the application may still be
+// Close stops the token renewer and any login in flight. Leases are left to expire: the application may still be
 // using their credentials while it shuts down.
 func (c *Client) Close() error {
 	c.closeOnce.Do(func() {
 		c.stop()
 		<-c.done
+		c.auth.wg.Wait() // a login in flight ends with the context stop cancelled
 		if c.closeIdle != nil {
 			c.closeIdle()
 		}

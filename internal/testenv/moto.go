@@ -61,7 +61,8 @@ func StopMoto() {
 	}
 }
 
-func startMoto(bin string) (*MotoServer, error) {
+// startMoto starts moto_server with the environment plus env.
+func startMoto(bin string, env ...string) (*MotoServer, error) {
 	addr, err := freeAddr()
 	if err != nil {
 		return nil, err
@@ -73,6 +74,7 @@ func startMoto(bin string) (*MotoServer, error) {
 	}
 	cmd := exec.Command(bin, "-H", host, "-p", port)
 	cmd.Stdout, cmd.Stderr = log, log
+	cmd.Env = append(os.Environ(), env...)
 	// Its own process group, so that stop reaches the Python behind a pyenv shim too; and
 	// killed with the test binary should TestMain not get to StopMoto.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
@@ -83,7 +85,7 @@ func startMoto(bin string) (*MotoServer, error) {
 	}
 	m := &MotoServer{URL: "http://" + addr, cmd: cmd, log: log, done: make(chan struct{})}
 	go func() { _ = cmd.Wait(); close(m.done) }()
-	if err := m.waitReady(30 * time.Second); err != nil {
+	if err := m.waitReady(90 * time.Second); err != nil { // slow on a loaded machine
 		m.stop()
 		return nil, err
 	}
