@@ -10,6 +10,20 @@ cd "$(dirname "$0")/.."
 export PATAS_CACHE="${PATAS_CACHE:-$HOME/.cache/patas-secrets}"
 mkdir -p "$PATAS_CACHE"
 
+# On a cold machine the three slow builds (the test Vault, Kubernetes, the app's Debian
+# base) start side by side, so downloads and debootstrap's unpacking overlap the compiles
+# instead of queueing behind them. Each build holds its own lock and cache; the sourcing
+# below then finds them warm (or waits on the lock) and exports where they are. Logs of
+# this warm-up: $PATAS_CACHE/warm-*.log. PATAS_SERIAL_PREPARE=1 skips it.
+if [[ "${PATAS_SERIAL_PREPARE:-}" != 1 ]]; then
+	warm_start=$SECONDS
+	(source scripts/prepare.d/vault.sh) >"$PATAS_CACHE/warm-vault.log" 2>&1 &
+	(CI=true source scripts/prepare.d/kubernetes.sh) >"$PATAS_CACHE/warm-kubernetes.log" 2>&1 &
+	(deploy/app/base-image.sh >/dev/null) >"$PATAS_CACHE/warm-app-base.log" 2>&1 &
+	wait || true
+	echo "prepare: slow builds warm after $((SECONDS - warm_start))s" >&2
+fi
+
 for prep in scripts/prepare.d/*.sh; do
 	[[ -e "$prep" ]] || continue
 	# shellcheck source=/dev/null
