@@ -61,11 +61,12 @@ type Client struct {
 	now  func() time.Time
 	rnd  func() float64
 
-	mu     sync.Mutex
-	mounts map[string]mount
-	leases map[string]*lease
-	certs  map[string]*issuedCert // pki.go
-	pki    map[string]PKIRequest  // pki/issue/ROLE path -> what to ask for
+	mu      sync.Mutex
+	mounts  map[string]mount // by secret path
+	byMount map[string]mount // by mount path ("secret/"), for paths not yet seen
+	leases  map[string]*lease
+	certs   map[string]*issuedCert // pki.go
+	pki     map[string]PKIRequest  // pki/issue/ROLE path -> what to ask for
 
 	stop      context.CancelFunc
 	done      chan struct{}
@@ -145,14 +146,15 @@ func newClient(v vaultAPI, a *authenticator, log *zap.Logger) *Client {
 		log = zap.NewNop()
 	}
 	c := &Client{
-		api:    v,
-		auth:   a,
-		log:    log,
-		now:    time.Now,
-		rnd:    rand.Float64,
-		mounts: map[string]mount{},
-		leases: map[string]*lease{},
-		done:   make(chan struct{}),
+		api:     v,
+		auth:    a,
+		log:     log,
+		now:     time.Now,
+		rnd:     rand.Float64,
+		mounts:  map[string]mount{},
+		byMount: map[string]mount{},
+		leases:  map[string]*lease{},
+		done:    make(chan struct{}),
 	}
 	a.api, a.log, a.now, a.rnd = v, log, c.now, c.rnd
 	a.wake = make(chan struct{}, 1)
@@ -218,10 +220,16 @@ func (c *Client) fetchAs(ctx context.Context, s *session, ref fetcher.Ref) (fetc
 	return sec, err
 }
 
-// mountOf returns the mount serving path, asking Vault once per path.
+// mountOf returns the mount serving path. Vault is asked once per mount: a path under a
+// mount already seen (Vault refuses nested mounts, so the prefix decides) is served from
+// memory, so the first refresh of n secrets under one mount makes n+2 requests (token
+// check, one preflight, n reads), not 2n+1.
 func (c *Client) mountOf(ctx context.Context, s *session, path string) (mount, error) {
 	c.mu.Lock()
 	m, ok := c.mounts[path]
+	if !ok {
+		m, ok = c.mountByPrefix(path)
+	}
 	c.mu.Unlock()
 	if ok {
 		return m, nil
@@ -232,13 +240,30 @@ func (c *Client) mountOf(ctx context.Context, s *session, path string) (mount, e
 	}
 	c.mu.Lock()
 	c.mounts[path] = m
+	if m.path != "" {
+		c.byMount[m.path] = m
+	}
 	c.mu.Unlock()
 	return m, nil
+}
+
+// mountByPrefix finds the longest known mount path that path lies under. c.mu is held.
+func (c *Client) mountByPrefix(path string) (mount, bool) {
+	var best mount
+	for p, m := range c.byMount {
+		if strings.HasPrefix(path+"/", p) && len(p) > len(best.path) {
+			best = m
+		}
+	}
+	return best, best.path != ""
 }
 
 func (c *Client) forgetMount(path string) {
 	c.mu.Lock()
 	delete(c.mounts, path)
+	if m, ok := c.mountByPrefix(path); ok {
+		delete(c.byMount, m.path) // it may have moved or been re-mounted: ask again
+	}
 	c.mu.Unlock()
 }
 
