@@ -37,7 +37,9 @@ if [[ -n "$unformatted" ]]; then
 	exit 1
 fi
 go vet ./...
-go test -count=1 -timeout 15m "$@" ./...
+# 40m: deploy/ runs the Compose and Swarm traffic tests (about 7 and 10 min on a loaded
+# 2-core machine, images warm from scripts/prepare.d) in one package.
+go test -count=1 -timeout 40m "$@" ./...
 
 # The race detector, on every package that runs goroutines of its own: the engine (fetch
 # fan-out, watchers, health), the notifier, exec's supervisor, the telemetry server, the

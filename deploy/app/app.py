@@ -67,7 +67,9 @@ app = FastAPI()
 async def open_pool(settings):
     if not settings.database_url:
         return None
-    return await asyncpg.create_pool(settings.dsn(), min_size=1, max_size=4, timeout=5)
+    # Every connection opened up front: between an ALTER ROLE and the reload that brings the
+    # new password, a connection opened with the old one would fail.
+    return await asyncpg.create_pool(settings.dsn(), min_size=4, max_size=4, timeout=5)
 
 
 async def reload():
@@ -94,6 +96,8 @@ async def reload():
     state.update(settings=new, pool=pool, reloads=state["reloads"] + 1)
     log("settings reloaded", api_keys=len(new.keys()), reloads=state["reloads"])
     if old_pool is not None and old_pool is not pool:
+        # Requests that took the old pool before the swap may still be acquiring from it.
+        await asyncio.sleep(5)
         await old_pool.close()  # waits for the requests that hold its connections
 
 
@@ -109,6 +113,7 @@ async def startup():
 
 
 @app.get("/health")
+@app.get("/healthz")
 async def health():
     return {"status": "ok"}
 
