@@ -49,8 +49,9 @@ w(f"- {m['vault']} dev server (in-memory), moto {m['moto']}, {m.get('consul_temp
 w("")
 if d.get("partial"):
     f = d["partial"]["full_run"]
-    w(f"- **This run measured only the side by side (on files: no test Vault was built yet), the")
-    w(f"  fleet on AWS and the binary.** The sections from *Against the targets (issue 9)* to")
+    w(f"- **This run measured only the side by side (on files with every per-backend build; on Vault,")
+    w(f"  once the test Vault had compiled, with the default and vault-only builds), the fleet on AWS")
+    w(f"  and the binary.** The sections from *Against the targets (issue 9)* to")
     w(f"  *Backend API calls per refresh* keep the figures of the last full run: {f.get('date')},")
     w(f"  load {f.get('load_before')}, built from the tree of that day (before GCP over REST).")
 w("")
@@ -109,7 +110,7 @@ for cmp in (d.get("compare_vault"), d.get("compare")):
     w(f"| stripped binary <= 20 MB | {mb(cmp['size_bytes'][dflt])} | {ok(cmp['size_bytes'][dflt] <= 20e6)} |")
     w("")
     if cmp.get("load"):
-        w(f"Load average during the comparison: {cmp['load']} (2 cores, shared with other builds and tests).")
+        w(f"Load average during the comparison: {cmp['load']}{', ' + cmp['date'] if cmp.get('date') else ''} (2 cores, shared with other builds and tests).")
         w("")
 
 fl = d.get("fleet")
