@@ -100,7 +100,9 @@ func swarmTraffic(t *testing.T, bin, base, motoBin, motoPrefix, mode string) {
 		ps, _ := exec.Command(bin, "stack", "ps", "--no-trunc", swarmStack).CombinedOutput()
 		var logs []byte
 		for _, s := range []string{"patas", "patas-secrets", "db"} {
-			l, _ := exec.Command(bin, "service", "logs", "--raw", "--tail", "40", swarmStack+"_"+s).CombinedOutput()
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			l, _ := exec.CommandContext(ctx, bin, "service", "logs", "--raw", "--tail", "40", swarmStack+"_"+s).CombinedOutput()
+			cancel()
 			logs = append(append(logs, "== "+s+"\n"...), l...)
 		}
 		t.Fatalf(format+"\nstack ps:\n%s\nlogs:\n%s", append(args, ps, logs)...)
@@ -277,7 +279,10 @@ func swarmTraffic(t *testing.T, bin, base, motoBin, motoPrefix, mode string) {
 	}
 	var logs []byte
 	for _, s := range []string{"patas", "patas-secrets", "db", "moto"} {
-		l, _ := exec.Command(bin, "service", "logs", "--raw", swarmStack+"_"+s).CombinedOutput()
+		// Bounded: service logs waited for minutes here on a task Swarm had replaced.
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		l, _ := exec.CommandContext(ctx, bin, "service", "logs", "--raw", "--tail", "5000", swarmStack+"_"+s).CombinedOutput()
+		cancel()
 		logs = append(logs, l...)
 	}
 	for _, canary := range []string{oldKey, newKey, dbPass1, dbPass2, llmKey} {
