@@ -46,9 +46,11 @@ go test -count=1 -timeout 40m "$@" ./...
 # backends (the Vault authenticator and lease timers, AWS batching, GCP), the sinks,
 # saferead and the fault proxy. Not the whole module: cmd/ and deploy/ test a binary built
 # without -race, and internal/reliability measures timing and memory that -race distorts.
-# Needs cgo (gcc). PATAS_NO_RACE=1 skips it.
+# Needs cgo (gcc). PATAS_NO_RACE=1 skips it. TestIntegrationDatabaseCredentials runs in the
+# pass above only: it times real PostgreSQL credentials against a short lease, which -race on
+# a loaded machine stretches past the lease (measured: failed once that way, no race reported).
 if [[ "${PATAS_NO_RACE:-}" != 1 ]]; then
-	go test -race -count=1 -timeout 20m "$@" \
+	go test -race -count=1 -timeout 20m -skip '^TestIntegrationDatabaseCredentials$' "$@" \
 		./internal/engine/ ./internal/notify/ ./internal/supervisor/ ./internal/telemetry/ \
 		./internal/saferead/ ./internal/testenv/faultproxy/ ./fetcher/... ./sinks/
 fi
