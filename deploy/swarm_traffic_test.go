@@ -304,11 +304,13 @@ func removeStack(t *testing.T, bin string) {
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
-	for i := 0; i < 20; i++ { // the volume can stay busy for a moment
-		if exec.Command(bin, "volume", "rm", swarmStack+"_patas-run").Run() == nil {
-			break
+	for _, v := range []string{"_patas-run", "_patas-state"} {
+		for i := 0; i < 20; i++ { // a volume can stay busy for a moment
+			if exec.Command(bin, "volume", "rm", swarmStack+v).Run() == nil {
+				break
+			}
+			time.Sleep(500 * time.Millisecond)
 		}
-		time.Sleep(500 * time.Millisecond)
 	}
 	for _, kind := range []string{"secret", "config"} {
 		out, _ := exec.Command(bin, kind, "ls", "-q", "--filter", "name=patas_").Output()
