@@ -114,7 +114,12 @@ func writePKI(dir, node, apiServer string) (*CA, error) {
 	if err != nil {
 		return nil, err
 	}
-	files := map[string][]byte{"ca.crt": ca.CertPEM}
+	caKey, err := x509.MarshalECPrivateKey(ca.key)
+	if err != nil {
+		return nil, err
+	}
+	// The controller-manager signs with the CA (CSRs, the kubelet's serving certificates).
+	files := map[string][]byte{"ca.crt": ca.CertPEM, "ca.key": pemBlock("EC PRIVATE KEY", caKey)}
 	add := func(name string, l Leaf, err error) error {
 		if err != nil {
 			return fmt.Errorf("certificate %s: %w", name, err)
