@@ -37,20 +37,32 @@ if [[ -n "$unformatted" ]]; then
 	exit 1
 fi
 go vet ./...
-# 40m: deploy/ runs the Compose and Swarm traffic tests (about 7 and 10 min on a loaded
-# 2-core machine, images warm from scripts/prepare.d) in one package.
-go test -count=1 -timeout 40m "$@" ./...
-
-# The race detector, on every package that runs goroutines of its own: the engine (fetch
-# fan-out, watchers, health), the notifier, exec's supervisor, the telemetry server, the
-# backends (the Vault authenticator and lease timers, AWS batching, GCP), the sinks,
-# saferead and the fault proxy. Not the whole module: cmd/ and deploy/ test a binary built
-# without -race, and internal/reliability measures timing and memory that -race distorts.
-# Needs cgo (gcc). PATAS_NO_RACE=1 skips it. TestIntegrationDatabaseCredentials runs in the
-# pass above only: it times real PostgreSQL credentials against a short lease, which -race on
-# a loaded machine stretches past the lease (measured: failed once that way, no race reported).
-if [[ "${PATAS_NO_RACE:-}" != 1 ]]; then
-	go test -race -count=1 -timeout 20m -skip '^TestIntegrationDatabaseCredentials$' "$@" \
-		./internal/engine/ ./internal/notify/ ./internal/supervisor/ ./internal/telemetry/ \
-		./internal/saferead/ ./internal/testenv/faultproxy/ ./fetcher/... ./sinks/
+# Every package is tested once. The race detector runs on every package that starts
+# goroutines of its own: the engine (fetch fan-out, watchers, health), the notifier, exec's
+# supervisor, the telemetry server, the backends (the Vault authenticator and lease timers,
+# AWS batching, GCP), the sinks, saferead and the fault proxy. The rest runs without it:
+# cmd/ and deploy/ test a binary built without -race, and internal/reliability measures
+# timing and memory that -race distorts. Needs cgo (gcc). PATAS_NO_RACE=1 runs all without.
+# TestIntegrationDatabaseCredentials runs without -race: it times real PostgreSQL
+# credentials against a short lease, which -race on a loaded machine stretches past the
+# lease (measured: failed once that way, no race reported).
+race_pkgs=(./internal/engine/ ./internal/notify/ ./internal/supervisor/ ./internal/telemetry/
+	./internal/saferead/ ./internal/testenv/faultproxy/ ./fetcher/... ./sinks/)
+if [[ "${PATAS_NO_RACE:-}" == 1 ]]; then
+	go test -count=1 -timeout 40m "$@" ./...
+	exit 0
 fi
+race_list="$(go list "${race_pkgs[@]}")"
+# deploy/kubernetes (its own cluster, iptables chains and bridge) runs after deploy/ (a
+# single-node Swarm whose init and leave rewrite Docker's networks), never beside it.
+kube_pkg="$(go list ./deploy/kubernetes/)"
+mapfile -t rest < <(go list ./... | grep -vxF "$race_list" | grep -vxF "$kube_pkg")
+# 40m: deploy/ runs the Compose and Swarm traffic tests in one package (about 20 min
+# on a loaded 2-core machine, images warm from scripts/prepare.d).
+status=0
+go test -count=1 -timeout 40m "$@" "${rest[@]}" || status=1
+go test -count=1 -timeout 30m "$@" ./deploy/kubernetes/ || status=1
+# shellcheck disable=SC2086 # one package per word
+go test -race -count=1 -timeout 25m -skip '^TestIntegrationDatabaseCredentials$' "$@" $race_list || status=1
+go test -count=1 -timeout 10m "$@" -run '^TestIntegrationDatabaseCredentials$' ./fetcher/vault/ || status=1
+exit $status
