@@ -38,6 +38,10 @@ type Secret struct {
 	// TTL, when non-zero, is how long the secret stays valid (a lease); the engine
 	// refreshes before it runs out.
 	TTL time.Duration
+	// RotatesIn, when non-zero, is when the backend itself replaces the secret (a Vault
+	// database static role: the answer's ttl, no lease). Unlike TTL, the engine reads again
+	// just AFTER this, since reading before it would only return the same value again.
+	RotatesIn time.Duration
 }
 
 // Batcher is implemented by backends that read several secrets in fewer calls than one per

@@ -17,7 +17,7 @@ func (f *fixture) databaseEngine(pg *testenv.Postgres, ttl, maxTTL string) {
 		"connection_url": "postgresql://{{username}}:{{password}}@" + pg.Host + ":" + pg.Port + "/postgres?sslmode=disable",
 		"username":       pg.User,
 		"password":       pg.Password,
-		"allowed_roles":  "patas",
+		"allowed_roles":  "patas,static",
 	})
 	f.write("database/roles/patas", map[string]any{
 		"db_name": "pg",

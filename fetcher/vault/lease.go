@@ -2,6 +2,7 @@ package vault
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"time"
 
@@ -90,7 +91,7 @@ func (c *Client) issue(ctx context.Context, s *session, ref fetcher.Ref, l *leas
 	ttl := time.Duration(sec.LeaseDuration) * time.Second
 	if sec.LeaseID == "" || ttl <= 0 {
 		*l = lease{lock: l.lock} // not a lease: nothing to keep
-		return fetcher.Secret{Data: toValues(sec.Data)}, nil
+		return fetcher.Secret{Data: toValues(sec.Data), RotatesIn: rotatesIn(sec.Data)}, nil
 	}
 	l.id, l.gen, l.data = sec.LeaseID, s.gen, toValues(sec.Data)
 	l.issued, l.renewable, l.increment = now, sec.Renewable, ttl
@@ -137,4 +138,23 @@ func (l *lease) secret(now time.Time, s *session) fetcher.Secret {
 		Created: l.issued,
 		TTL:     max(end.Sub(now), time.Second),
 	}
+}
+
+// rotatesIn reads when Vault itself replaces a secret that has no lease: a static role
+// (database/static-creds, ldap/static-cred) answers with rotation_period and ttl, the
+// seconds until its next rotation. A ttl of 0 means the rotation is due and Vault's queue
+// has not run it yet: one second, so the engine asks again soon. 0 for any other answer.
+func rotatesIn(data map[string]any) time.Duration {
+	if _, ok := data["rotation_period"]; !ok {
+		return 0
+	}
+	n, ok := data["ttl"].(json.Number)
+	if !ok {
+		return 0
+	}
+	secs, err := n.Int64()
+	if err != nil || secs < 0 {
+		return 0
+	}
+	return max(time.Duration(secs)*time.Second, time.Second)
 }

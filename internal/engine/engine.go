@@ -48,6 +48,8 @@ type Engine struct {
 
 	started time.Time
 	minTTL  time.Duration // smallest lease TTL seen in the last refresh; 0 when none
+	// minRotate is the soonest backend-side rotation (Secret.RotatesIn) seen in the last refresh; 0 when none
+	minRotate time.Duration
 	// lastFindings is the last set of hygiene findings logged, so each is logged on change.
 	lastFindings string
 	// overlap is the committed state of overlap entries (see overlap.go); pendingOverlap is

@@ -77,6 +77,9 @@ func (e *Engine) audit(ref fetcher.Ref, r fetcher.Result) {
 		if r.Secret.TTL > 0 {
 			fields = append(fields, zap.Duration("ttl", r.Secret.TTL))
 		}
+		if r.Secret.RotatesIn > 0 {
+			fields = append(fields, zap.Duration("rotates_in", r.Secret.RotatesIn))
+		}
 	}
 	e.log.Named("audit").Info("secret read", fields...)
 }

@@ -30,10 +30,13 @@ func (e *Engine) Resolve(ctx context.Context) (sinks.Snapshot, error) {
 		e.loadOverlapState()
 		previous = e.fetchPrevious(ctx, results)
 	}
-	e.minTTL = 0
+	e.minTTL, e.minRotate = 0, 0
 	for _, r := range results {
 		if ttl := r.Secret.TTL; r.Err == nil && ttl > 0 && (e.minTTL == 0 || ttl < e.minTTL) {
 			e.minTTL = ttl
+		}
+		if rot := r.Secret.RotatesIn; r.Err == nil && rot > 0 && (e.minRotate == 0 || rot < e.minRotate) {
+			e.minRotate = rot
 		}
 	}
 	lookup := func(r fetcher.Ref) (fetcher.Value, error) {

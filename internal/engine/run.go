@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"sync"
 	"time"
 
@@ -24,6 +25,7 @@ const (
 	ReasonLease    Reason = "lease"
 	ReasonRetry    Reason = "retry"
 	ReasonOverlap  Reason = "overlap_end"
+	ReasonRotation Reason = "rotation"
 )
 
 // Run refreshes now and then whenever a trigger fires: the interval (with jitter), a change
@@ -129,13 +131,25 @@ func (e *Engine) startWatches(ctx context.Context, wg *sync.WaitGroup, changed f
 	}
 }
 
+// rotationMargin is how long after a backend's announced rotation the engine reads again:
+// Vault rotates static roles from a queue it checks every few seconds, so a read exactly at
+// the announced time may still get the old value (and then a ttl of 0, read again in 1 s).
+const rotationMargin = time.Second
+
 // nextWait is the interval with jitter, or sooner: about two thirds into the shortest
-// lease, or just after an overlap window closes (so old items leave on time).
+// lease, just after the soonest backend rotation (a read before it only returns the same
+// value), or just after an overlap window closes (so old items leave on time).
 func (e *Engine) nextWait() (time.Duration, Reason) {
 	wait, why := backoff.Jitter(e.interval(), e.cfg.Refresh.JitterFraction()), ReasonInterval
 	if e.minTTL > 0 {
 		if lease := max(backoff.Jitter(e.minTTL*2/3, 0.1), 100*time.Millisecond); lease < wait {
 			wait, why = lease, ReasonLease
+		}
+	}
+	if e.minRotate > 0 {
+		// Jitter upwards only: never before the rotation.
+		if rot := e.minRotate + rotationMargin + time.Duration(rand.Int64N(int64(rotationMargin/2))); rot < wait {
+			wait, why = rot, ReasonRotation
 		}
 	}
 	if !e.overlapEnds.IsZero() {

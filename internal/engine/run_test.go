@@ -158,3 +158,31 @@ func TestRunRefreshesBeforeALeaseRunsOut(t *testing.T) {
 	// With a 1h interval, only the lease (refresh at ~2/3 of 600ms) explains more reads.
 	waitFor(t, "lease refreshes", func() bool { return f.totalReads() >= 3 })
 }
+
+// TestNextWaitAfterRotation: a backend rotation schedules the next read just after it (never
+// before, unlike a lease at 2/3 of its TTL); a sooner lease still wins.
+func TestNextWaitAfterRotation(t *testing.T) {
+	e, _, _, _ := setup(t, "  - env: A\n    ref: f:a\n", "refresh: {interval: 1h, watch: false}\n")
+	e.minRotate = 2 * time.Second
+	for range 50 {
+		if wait, why := e.nextWait(); why != ReasonRotation || wait < 2*time.Second+rotationMargin || wait >= 2*time.Second+rotationMargin*3/2 {
+			t.Fatalf("got %s (%s), want rotation in [3s, 3.5s)", wait, why)
+		}
+	}
+	e.minTTL = 3 * time.Second // renew at ~2s, before the rotation's 3s
+	if _, why := e.nextWait(); why != ReasonLease {
+		t.Errorf("got reason %s, want the sooner lease", why)
+	}
+}
+
+// TestRunReadsAgainAfterARotation: Secret.RotatesIn alone schedules reads when the interval is 1h.
+func TestRunReadsAgainAfterARotation(t *testing.T) {
+	e, f, _, _ := setup(t, "  - env: A\n    ref: f:a\n", "refresh: {interval: 1h, watch: false}\n")
+	f.mu.Lock()
+	f.secrets["a"] = fetcher.Secret{Value: fetcher.StringValue("static"), RotatesIn: 100 * time.Millisecond}
+	f.mu.Unlock()
+	stop := runInBackground(t, e, nil)
+	defer stop()
+	// With a 1h interval, only the rotation (~1.1s after each read) explains more reads.
+	waitFor(t, "reads after rotations", func() bool { return f.totalReads() >= 3 })
+}
