@@ -46,7 +46,9 @@ func TestIntegrationWrappedSecretID(t *testing.T) {
 func TestIntegrationTokenSink(t *testing.T) {
 	f := newFixture(t)
 	f.v.CLI(t, "kv", "put", "secret/patas", "api_keys="+canaryKey)
-	rid, sid := f.appRole("3s", "9s") // renewed at ~2s, a new login after ~9s
+	// Renewed at ~2/3 of 8s, a new login after 20s. Shorter TTLs failed on a loaded machine:
+	// the first token could expire before the vault CLI had started to look it up.
+	rid, sid := f.appRole("8s", "20s")
 	sink := filepath.Join(t.TempDir(), "vault-token")
 	c := f.client(Auth{Method: MethodAppRole, RoleIDFile: rid, SecretIDFile: sid, TokenSink: &TokenSink{Path: sink, Mode: 0o440, UID: -1, GID: -1}})
 	f.mustFetch(c, "vault:secret/patas")
@@ -61,7 +63,7 @@ func TestIntegrationTokenSink(t *testing.T) {
 		t.Errorf("the sink's token does not work for the app: %v", err)
 	}
 	count := func(msg string) int { return f.logs.FilterMessage(msg).Len() }
-	deadline := time.Now().Add(45 * time.Second)
+	deadline := time.Now().Add(90 * time.Second)
 	for count("renewed vault token") < 1 || count("logged in to vault") < 2 {
 		if time.Now().After(deadline) {
 			t.Fatalf("got %d renewals and %d logins, want at least 1 and 2", count("renewed vault token"), count("logged in to vault"))
