@@ -201,7 +201,8 @@ func describe(c *kube.Cluster) string {
 	for _, p := range podNames(ctx, c) {
 		for _, ctr := range []string{"patas-secrets-once", "patas-secrets", "patas"} {
 			out, _ := c.Kubectl(ctx, "-n", ns, "logs", p, "-c", ctr, "--tail=20")
-			fmt.Fprintf(&b, "--- %s/%s:\n%s", p, ctr, out)
+			prev, _ := c.Kubectl(ctx, "-n", ns, "logs", p, "-c", ctr, "--tail=20", "--previous")
+			fmt.Fprintf(&b, "--- %s/%s:\n%s%s", p, ctr, prev, out)
 		}
 	}
 	return b.String()

@@ -79,13 +79,13 @@ func reviewer(t *testing.T, c *kube.Cluster) string {
 var refreshLine = regexp.MustCompile(`(?m)^refresh: .*$`)
 
 // vaultDeployment: the vault overlay with the front's address, and (for the outage tests) a
-// short interval and max_staleness in place of 5m and 1h.
+// short interval and max_staleness (2s, 40s: it must exceed interval × 1.1 + the 30s read_timeout) in place of 5m and 1h.
 func vaultDeployment(b *vaultBackend, comps ...string) deployment {
 	return deployment{
 		overlay: "vault",
 		config: func(s string) string {
 			s = strings.Replace(s, "https://vault.vault.svc:8200", b.front.URL(), 1)
-			return refreshLine.ReplaceAllString(s, "refresh: {interval: 2s, jitter: 10%, watch: true, max_staleness: 8s}")
+			return refreshLine.ReplaceAllString(s, "refresh: {interval: 2s, jitter: 10%, watch: true, max_staleness: 40s}")
 		},
 		extra: []string{caConfigMap(b.front.CAPEM)},
 		comps: comps,
@@ -238,7 +238,10 @@ var probeLine = regexp.MustCompile(`^prober_probe_total\{([^}]*)\} (\S+)$`)
 // "ProbeType/result".
 func probeCounts(t *testing.T, c *kube.Cluster, pod string) map[string]int {
 	t.Helper()
-	out := kubectl(t, c, "get", "--raw", "/api/v1/nodes/"+kube.Node+"/proxy/metrics/probes")
+	out, err := c.KubeletGet(t.Context(), "/metrics/probes")
+	if err != nil {
+		t.Fatal(err)
+	}
 	counts := map[string]int{}
 	for _, line := range strings.Split(out, "\n") {
 		m := probeLine.FindStringSubmatch(line)
