@@ -27,7 +27,17 @@ type vaultAPI interface {
 
 // httpAPI is vaultAPI over the official client, which brings the standard VAULT_*
 // settings, TLS, retries with backoff on 5xx and connection errors, and namespaces.
-type httpAPI struct{ c *api.Client }
+// It holds the two client methods it calls as func values, not the *api.Client: text/template
+// (internal/tmpl) looks methods up by name, so the linker keeps every exported method of a
+// type that can reach an interface; a stored *api.Client kept its ~500 methods (0.6 MB).
+type httpAPI struct {
+	newRequest func(method, path string) *api.Request
+	raw        func(ctx context.Context, r *api.Request) (*api.Response, error)
+}
+
+func newHTTPAPI(c *api.Client) httpAPI {
+	return httpAPI{newRequest: c.NewRequest, raw: c.RawRequestWithContext}
+}
 
 func (h httpAPI) read(ctx context.Context, token, path string, query url.Values) (*api.Secret, error) {
 	return h.do(ctx, http.MethodGet, token, path, query, nil)
@@ -38,7 +48,7 @@ func (h httpAPI) write(ctx context.Context, token, path string, data map[string]
 }
 
 func (h httpAPI) do(ctx context.Context, method, token, path string, query url.Values, body map[string]any) (*api.Secret, error) {
-	r := h.c.NewRequest(method, "/v1/"+path)
+	r := h.newRequest(method, "/v1/"+path)
 	r.ClientToken = token
 	if query != nil {
 		r.Params = query
@@ -48,7 +58,7 @@ func (h httpAPI) do(ctx context.Context, method, token, path string, query url.V
 			return nil, err
 		}
 	}
-	resp, err := h.c.RawRequestWithContext(ctx, r)
+	resp, err := h.raw(ctx, r)
 	if resp != nil {
 		defer resp.Body.Close()
 	}

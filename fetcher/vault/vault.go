@@ -122,7 +122,7 @@ func New(opts Options, log *zap.Logger) (*Client, error) {
 	if login == nil {
 		a.tokenFile, a.envToken = opts.Auth.TokenFile, envToken
 	}
-	client := newClient(httpAPI{c}, a, log)
+	client := newClient(newHTTPAPI(c), a, log)
 	client.pki = opts.PKI
 	client.closeIdle = cfg.HttpClient.CloseIdleConnections
 	return client, nil
