@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/signal"
 	"syscall"
@@ -34,6 +35,7 @@ func execFlags(fs *pflag.FlagSet) {
 	fs.Duration("restart-window", supervisor.DefaultRestartWindow, "the window of --max-restarts")
 	fs.Duration("restart-backoff", supervisor.DefaultRestartBackoff, "first spacing between restarts in a window; doubles each time")
 	fs.StringSlice("allow-env", nil, "a variable the env file may set although it is a loader, interpreter or shell one (LD_*, PATH, PYTHON*…); repeatable")
+	fs.StringSlice("listen", nil, "bind this TCP address (e.g. 0.0.0.0:8000) here and hand the socket to the command as fd 3 (the next as fd 4…), kept open across restarts so clients wait instead of being refused (uvicorn --fd 3, gunicorn --bind fd://3); repeatable")
 	fs.Bool("subreaper", false, "adopt and reap orphaned descendants, as PID 1 does (automatic when PID 1)")
 }
 
@@ -92,6 +94,17 @@ func runExec(ctx context.Context, env *cmdEnv) error {
 		}
 		cfg.Signal = s
 	}
+	addrs, _ := fs.GetStringSlice("listen")
+	listeners, err := listen(addrs)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		for _, f := range listeners {
+			f.Close()
+		}
+	}()
+	cfg.Listeners = listeners
 	cfg.Reap = os.Getpid() == 1
 	if subreaper {
 		if err := supervisor.BecomeSubreaper(); err != nil {
@@ -112,4 +125,28 @@ func runExec(ctx context.Context, env *cmdEnv) error {
 		return exitStatus{code: max(code, 1), err: err}
 	}
 	return nil
+}
+
+// listen binds each address and returns the sockets as files for the command's fds 3, 4, ….
+func listen(addrs []string) (files []*os.File, err error) {
+	defer func() {
+		if err != nil {
+			for _, f := range files {
+				f.Close()
+			}
+		}
+	}()
+	for _, addr := range addrs {
+		l, err := net.Listen("tcp", addr)
+		if err != nil {
+			return files, usageError{fmt.Errorf("--listen %s: %w", addr, err)}
+		}
+		f, err := l.(*net.TCPListener).File() // a duplicate: the socket lives on in f
+		l.Close()
+		if err != nil {
+			return files, fmt.Errorf("--listen %s: %w", addr, err)
+		}
+		files = append(files, f)
+	}
+	return files, nil
 }

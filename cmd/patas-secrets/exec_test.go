@@ -1,6 +1,7 @@
 package main
 
 import (
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -275,5 +276,27 @@ outputs: [{format: dotenv, path: out/secrets.env}]
 	}
 	if _, err := os.Stat(filepath.Join(dir, "out", "secrets.env")); err == nil {
 		t.Error("an output was written")
+	}
+}
+
+// TestExecListen: --listen hands the bound socket to the command as fd 3 (a listening TCP
+// socket on the address asked for); an address that cannot be bound is a usage error that
+// names the flag, before any command runs.
+func TestExecListen(t *testing.T) {
+	_, env := execFixture(t, "A=1\n")
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	probe := `import socket; s = socket.socket(fileno=3); ` +
+		`assert s.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN) == 1; print(s.getsockname()[0])`
+	r := runBin(t, nil, "exec", "--env-file", env, "--listen", "127.0.0.2:0", "--", "python3", "-c", probe)
+	if r.code != 0 || strings.TrimSpace(r.stdout) != "127.0.0.2" {
+		t.Errorf("fd 3: exit %d, stdout %q, stderr %s", r.code, r.stdout, r.stderr)
+	}
+	r = runBin(t, nil, "exec", "--env-file", env, "--listen", taken.Addr().String(), "--", "sh", "-c", "exit 7")
+	if r.code != exitUsage || !strings.Contains(r.stderr, "--listen "+taken.Addr().String()) {
+		t.Errorf("address in use: exit %d, want %d and the flag named (%s)", r.code, exitUsage, r.stderr)
 	}
 }

@@ -4,7 +4,8 @@ It reads its settings from the environment with pydantic's BaseSettings, refuses
 production with PATAS's own messages, authenticates every request by API_KEYS
 ("key:namespace,..."), runs a query over DATABASE_URL (asyncpg, a real PostgreSQL) on an
 authenticated endpoint, and serves /health. Started through `patas-secrets exec`:
-  restart mode (the default): a changed env file restarts it with the new environment;
+  restart mode (the default): a changed env file restarts it with the new environment (with
+  exec --listen and `--fd 3` here, on the socket exec holds, so clients wait, never refused);
   reload mode (exec --signal SIGHUP): it re-reads $PATAS_ENV_FILE and swaps its settings and
   its connection pool in place, keeping the old ones when the new ones do not work.
 Never logs a value: only counts and names.
@@ -143,8 +144,11 @@ def main():
             sys.exit(1)
     signal.signal(signal.SIGHUP, signal.SIG_IGN)  # until startup installs the reload handler
     log("starting", environment=settings.environment, api_keys=len(settings.keys()), pid=os.getpid())
-    uvicorn.run(app, host=os.environ.get("HOST", "0.0.0.0"), port=int(os.environ.get("PORT", "8000")),
-                log_level="warning", access_log=False)
+    # --fd N: serve the socket handed over as file descriptor N (patas-secrets exec --listen),
+    # as `uvicorn --fd N` does; else bind HOST:PORT.
+    where = {"fd": int(sys.argv[sys.argv.index("--fd") + 1])} if "--fd" in sys.argv else \
+        {"host": os.environ.get("HOST", "0.0.0.0"), "port": int(os.environ.get("PORT", "8000"))}
+    uvicorn.run(app, log_level="warning", access_log=False, **where)
 
 
 if __name__ == "__main__":

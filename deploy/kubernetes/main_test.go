@@ -34,8 +34,9 @@ const ns = "patas" // the manifests' namespace
 func secretsImage() string { return envOr("PATAS_TEST_KUBE_SECRETS_IMAGE", "patas-secrets:local") }
 func appImage() string     { return envOr("PATAS_TEST_KUBE_APP_IMAGE", "patas-app:local") }
 
-// The start command of the PATAS-shaped app (deploy/app; the manifest's is PATAS's uvicorn line).
-var appArgs = []string{"python3", "/app/app.py"}
+// The start command of the PATAS-shaped app (deploy/app; the manifest's is PATAS's uvicorn
+// line), on the socket exec --listen hands over as fd 3, as the manifest's `--fd 3`.
+var appArgs = []string{"python3", "/app/app.py", "--fd", "3"}
 
 func envOr(k, def string) string {
 	if v := os.Getenv(k); v != "" {

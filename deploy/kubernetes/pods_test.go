@@ -41,7 +41,9 @@ type whoami struct {
 	PID       int    `json:"pid"`
 }
 
-var httpClient = &http.Client{Timeout: 5 * time.Second}
+// httpClient waits as a load balancer does (nginx: 60 s): an app restarting on a rotation
+// answers from its socket's backlog once the new process is up, a few seconds later.
+var httpClient = &http.Client{Timeout: 30 * time.Second}
 
 // ask calls /api/v1/whoami with key; err is non-nil for anything but a 200.
 func ask(ctx context.Context, ip, key string) (whoami, error) {

@@ -56,6 +56,12 @@ type Config struct {
 	// set all the same; any other denied name makes the file unusable.
 	AllowEnv []string
 
+	// Listeners are sockets the command receives as file descriptors 3, 4, … at every
+	// start (uvicorn --fd 3, gunicorn --bind fd://3). They stay open here across restarts,
+	// so a connection that arrives while the command restarts waits in the socket's backlog
+	// for the new process instead of being refused.
+	Listeners []*os.File
+
 	Stdin, Stdout, Stderr *os.File // default: this process's
 	Log                   *zap.Logger
 }
@@ -279,7 +285,8 @@ func (s *sup) waitForFile(ctx context.Context) (*envState, int, error) {
 func (s *sup) start(env *envState) error {
 	ownGroup := !isTerminal(s.cfg.Stdin)
 	vars := append(append([]string{}, env.vars...), EnvFileVar+"="+s.path)
-	c, err := startChild(s.cfg.Args, mergeEnv(os.Environ(), vars), []*os.File{s.cfg.Stdin, s.cfg.Stdout, s.cfg.Stderr}, ownGroup)
+	files := append([]*os.File{s.cfg.Stdin, s.cfg.Stdout, s.cfg.Stderr}, s.cfg.Listeners...)
+	c, err := startChild(s.cfg.Args, mergeEnv(os.Environ(), vars), files, ownGroup)
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrStart, err)
 	}
