@@ -207,13 +207,15 @@ func outage(t *testing.T, c *kube.Cluster, b *vaultBackend, p corev1.Pod) {
 		sleepCtx(ctx, 2*time.Second)
 	}
 	t.Logf("during the outage: requests sent %d, failed %d", tr.Sent.Load(), tr.Failed.Load())
+	// The secret rotates while the pods cannot reach Vault. When Vault is back both sidecars
+	// read it within the same second or two (2 s interval) and both replicas restart PATAS
+	// together: no endpoint is left to route around them, so 0 failed requests below rests
+	// on exec --listen keeping the port open across the restarts.
+	b.put(t, 2)
 	b.front.Up(t)
-	// Recovery: every sidecar reports fresh outputs again. The outage outlasted max_staleness,
-	// so a passing `health --ready` proves a successful refresh after Vault came back. The
-	// value is left unchanged: with one Vault path and a 2 s interval, a value rotated during
-	// the outage would restart PATAS in both replicas within the same second when Vault
-	// returns (a brief refusal from both, which no load balancer can route around); that is
-	// the rotation test's subject (TestFileOverlay), not this one's.
+	// Recovery: every sidecar reports fresh outputs again (the outage outlasted
+	// max_staleness, so a passing `health --ready` is a refresh after Vault came back), and
+	// both apps serve the rotated key.
 	for _, q := range pods(t, c) {
 		for {
 			if _, err := ready(ctx, c, q.Name); err == nil {
@@ -225,7 +227,9 @@ func outage(t *testing.T, c *kube.Cluster, b *vaultBackend, p corev1.Pod) {
 			sleepCtx(ctx, time.Second)
 		}
 	}
-	checkApp(t, p.Status.PodIP)
+	for _, q := range pods(t, c) {
+		waitKey(t, q.Status.PodIP, newKey, 3*time.Minute)
+	}
 	waitReadyEndpoints(t, tr, 2)
 	tr.stop()
 	t.Logf("outage: requests sent %d, failed %d, retried on a refused connection %d", tr.Sent.Load(), tr.Failed.Load(), tr.Retried.Load())
