@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"sync"
 
 	"github.com/patas/patas-secrets/fetcher"
 	"github.com/patas/patas-secrets/fetcher/registry"
@@ -29,14 +30,17 @@ type Settings struct {
 	RoleARN string `yaml:"role_arn"`
 }
 
+// Compiled on first use in Validate, not at every start of every command.
 var (
-	regionRE  = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-\d+$`)
-	roleARNRE = regexp.MustCompile(`^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$`)
+	regionRE  = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-\d+$`) })
+	roleARNRE = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$`)
+	})
 )
 
 // Validate implements registry.Settings.
 func (s *Settings) Validate(env registry.Env, p *registry.Problems) {
-	if s.Region != "" && !regionRE.MatchString(s.Region) {
+	if s.Region != "" && !regionRE().MatchString(s.Region) {
 		p.Add("region", "%q is not an AWS region (e.g. eu-west-1)", s.Region)
 	}
 	if s.Endpoint != "" {
@@ -48,7 +52,7 @@ func (s *Settings) Validate(env registry.Env, p *registry.Problems) {
 			p.Add("endpoint", "plain http to %s in production would send credentials and secrets in clear; use https", u.Host)
 		}
 	}
-	if s.RoleARN != "" && !roleARNRE.MatchString(s.RoleARN) {
+	if s.RoleARN != "" && !roleARNRE().MatchString(s.RoleARN) {
 		p.Add("role_arn", "%q is not an IAM role ARN (arn:aws:iam::123456789012:role/NAME)", s.RoleARN)
 	}
 	if strings.TrimSpace(s.Profile) != s.Profile {

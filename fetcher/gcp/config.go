@@ -5,6 +5,7 @@ import (
 	"net"
 	"regexp"
 	"strings"
+	"sync"
 
 	"github.com/patas/patas-secrets/fetcher"
 	"github.com/patas/patas-secrets/fetcher/registry"
@@ -27,17 +28,19 @@ type Settings struct {
 	Insecure bool `yaml:"insecure"`
 }
 
+// Checked in Validate, not compiled at start-up: every command of every build with GCP would
+// pay for them (a `{1,63}` repetition alone compiles to 63 copies of its class, ~80 kB).
 var (
-	projectRE  = regexp.MustCompile(`^[a-z0-9.:-]{1,63}$`)   // ids, numbers, legacy "example.com:proj"
-	locationRE = regexp.MustCompile(`^[a-z]+(-[a-z0-9]+)+$`) // us-central1, europe-west4
+	projectRE  = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z0-9.:-]+$`) })        // ids, numbers, legacy "example.com:proj"
+	locationRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z]+(-[a-z0-9]+)+$`) }) // us-central1, europe-west4
 )
 
 // Validate implements registry.Settings.
 func (s *Settings) Validate(env registry.Env, p *registry.Problems) {
-	if s.Project != "" && !projectRE.MatchString(s.Project) {
+	if s.Project != "" && (len(s.Project) > 63 || !projectRE().MatchString(s.Project)) {
 		p.Add("project", "%q is not a project id or number (e.g. my-project)", s.Project)
 	}
-	if s.Location != "" && !locationRE.MatchString(s.Location) {
+	if s.Location != "" && !locationRE().MatchString(s.Location) {
 		p.Add("location", "%q is not a location (e.g. europe-west1)", s.Location)
 	}
 	if s.Endpoint != "" {

@@ -31,6 +31,8 @@ func TestGCPBackend(t *testing.T) {
 		{"global name on a regional backend", "production", "{type: gcp, project: p, location: us-east1}",
 			"  - {env: B, ref: 'gcp:projects/p/secrets/b'}\n", "a global secret cannot be read through backends.gcp"},
 		{"bad project", "production", "{type: gcp, project: My_Project}", short, "backends.gcp.project"},
+		{"project of 63 characters", "production", "{type: gcp, project: " + strings.Repeat("p", 63) + "}", short, ""},
+		{"project of 64 characters", "production", "{type: gcp, project: " + strings.Repeat("p", 64) + "}", short, "backends.gcp.project"},
 		{"bad location", "production", "{type: gcp, project: p, location: Europe}", short, "backends.gcp.location"},
 		{"endpoint as URL", "production", "{type: gcp, project: p, endpoint: 'https://x.example:443'}", short, "backends.gcp.endpoint: want host:port"},
 		{"insecure in production", "production", "{type: gcp, project: p, endpoint: '127.0.0.1:9090', insecure: true}", short, "refused in production"},
