@@ -46,8 +46,9 @@ done
 # kube_prepare waits for the background Kubernetes build and exports where it is.
 kube_prepare() {
 	if [[ -n "$kube_warm" ]]; then
+		local waited=$SECONDS
 		wait "$kube_warm" || true
-		echo "prepare: Kubernetes warm after $((SECONDS - warm_start))s" >&2
+		echo "prepare: Kubernetes ready; the tests waited $((SECONDS - waited))s for its build ($PATAS_CACHE/warm-kubernetes.log)" >&2
 	fi
 	# shellcheck source=/dev/null
 	source scripts/prepare.d/kubernetes.sh
