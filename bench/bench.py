@@ -86,8 +86,16 @@ class Vault:
 
     def put(self, path, data):
         body = json.dumps({"data": data})
-        self.conn.request("POST", "/v1/secret/data/" + path, body, {"X-Vault-Token": "root"})
-        r = self.conn.getresponse()
+        try:
+            self.conn.request("POST", "/v1/secret/data/" + path, body, {"X-Vault-Token": "root"})
+            r = self.conn.getresponse()
+        except (BrokenPipeError, ConnectionResetError, http.client.RemoteDisconnected):
+            # Vault closes an idle keep-alive connection (the fleet's rotation comes after
+            # minutes of steady state): once more on a new one.
+            self.conn.close()
+            self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+            self.conn.request("POST", "/v1/secret/data/" + path, body, {"X-Vault-Token": "root"})
+            r = self.conn.getresponse()
         r.read()
         if r.status >= 300:
             raise SystemExit(f"bench: vault put {path}: {r.status}")
