@@ -125,9 +125,9 @@ fi
 
 # Sizes and start-up costs by package.
 go tool nm -size "$work/patas-secrets-syms" | awk '$3=="T"||$3=="t"{p=$4; sub(/\.[^\/]*$/,"",p); s[p]+=$2} END{for(k in s) print s[k], k}' |
-	sort -rn | head -15 >"$work/top.txt"
+	sort -rn | awk 'NR <= 15' >"$work/top.txt"
 for _ in 1 2 3; do GODEBUG=inittrace=1 "$bin" version 2>&1 >/dev/null; done |
-	awk '/^init /{m[$2]+=$8} END{for(k in m) print int(m[k]/3), k}' | sort -rn | head -12 >"$work/inits.txt"
+	awk '/^init /{m[$2]+=$8} END{for(k in m) print int(m[k]/3), k}' | sort -rn | awk 'NR <= 12' >"$work/inits.txt"
 
 BENCH_NO_VAULT="${BENCH_NO_VAULT:-}" python3 - "$work" "$bin" "$ct" "$ct_error" "$static" "$load_before" "$runs" <<'PY' >"$work/results.json"
 import json, os, platform, subprocess, sys, time
