@@ -142,7 +142,7 @@ func secretRotation(t *testing.T, c *kube.Cluster, ps []corev1.Pod, dbURL string
 	waitReadyEndpoints(t, tr, 2)
 	sleepCtx(context.Background(), 2*time.Second)
 	tr.stop()
-	t.Logf("propagation (slowest pod) %s; requests sent %d, failed %d, retried on a refused connection %d",
+	t.Logf("propagation (slowest pod) %s; requests sent %d, failed %d, retried on the other replica (refused or reset) %d",
 		slowest.Round(100*time.Millisecond), tr.Sent.Load(), tr.Failed.Load(), tr.Retried.Load())
 	if tr.Failed.Load() != 0 {
 		t.Errorf("%d of %d requests failed (last: %v)", tr.Failed.Load(), tr.Sent.Load(), tr.LastErr())

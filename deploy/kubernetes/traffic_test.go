@@ -4,9 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"net"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -18,9 +20,11 @@ import (
 // traffic sends requests to the patas Service's ready endpoints continuously, as a load
 // balancer in front of the Service would: the endpoints come from the EndpointSlices (what
 // kube-proxy and ingress controllers read; the readinessProbe decides them), refreshed every
-// half second. A connection refused by an endpoint is tried once on the next one (nginx's
-// default proxy_next_upstream) and counted in Retried; Failed counts requests that got no
-// 200 at all.
+// half second. A GET that an endpoint refused, or reset or closed before any response, is
+// tried once on the next one (nginx's default `proxy_next_upstream error timeout` does so for
+// idempotent requests) and counted in Retried; Failed counts requests that got no 200 at all.
+// (uvicorn, as it shuts down for a restart, closes connections it accepted and had not yet
+// read: the one loss exec --listen cannot prevent, docs/deploy.md.)
 type traffic struct {
 	Sent, Failed, Retried atomic.Int64
 
@@ -101,7 +105,7 @@ func (tr *traffic) one(ctx context.Context, i int) {
 	}
 	first := eps[i%len(eps)]
 	_, err := ask(ctx, first, clientKey)
-	if err != nil && refused(err) && len(eps) > 1 {
+	if err != nil && retryable(err) && len(eps) > 1 {
 		tr.Retried.Add(1)
 		_, err = ask(ctx, eps[(i+1)%len(eps)], clientKey)
 	}
@@ -123,10 +127,12 @@ func (tr *traffic) LastErr() error {
 	return tr.lastErr
 }
 
-// refused reports a connection the endpoint refused: nothing was sent, so a retry is safe.
-func refused(err error) bool {
+// retryable reports a connection the endpoint refused, or reset or closed before any
+// response: what nginx's default proxy_next_upstream retries for a GET.
+func retryable(err error) bool {
 	var op *net.OpError
-	return errors.As(err, &op) && op.Op == "dial"
+	return errors.As(err, &op) && op.Op == "dial" ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) {

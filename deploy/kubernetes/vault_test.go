@@ -232,7 +232,7 @@ func outage(t *testing.T, c *kube.Cluster, b *vaultBackend, p corev1.Pod) {
 	}
 	waitReadyEndpoints(t, tr, 2)
 	tr.stop()
-	t.Logf("outage: requests sent %d, failed %d, retried on a refused connection %d", tr.Sent.Load(), tr.Failed.Load(), tr.Retried.Load())
+	t.Logf("outage: requests sent %d, failed %d, retried on the other replica (refused or reset) %d", tr.Sent.Load(), tr.Failed.Load(), tr.Retried.Load())
 	if tr.Failed.Load() != 0 {
 		t.Errorf("%d of %d requests failed (last: %v)", tr.Failed.Load(), tr.Sent.Load(), tr.LastErr())
 	}
