@@ -39,6 +39,13 @@ measure() { # BIN ARGS...: "faults rss_kib" medians of $runs runs
 inits() { # BIN ARGS...: "packages bytes" from the init trace
 	GODEBUG=inittrace=1 "$@" 2>&1 >/dev/null | awk '/^init /{n++; b += $8} END{print n, b}'
 }
+row() { # NAME BIN ARGS...: one table row
+	local name="$1" faults rss n heap
+	shift
+	read -r faults rss <<<"$(measure "$@")"
+	read -r n heap <<<"$(inits "$@")"
+	printf '| %s | %.1f MB | %d | %d kB | %d | %.1f MiB |\n' "$name" "$(stat -c %s "$1")e-6" "$n" "$((heap / 1000))" "$faults" "$(echo "$rss / 1024" | bc -l)"
+}
 
 echo "| build | stripped | inits | init heap | \`version\` page faults | \`version\` peak RSS |"
 echo "|---|---|---|---|---|---|"
@@ -58,13 +65,9 @@ for c in "${cases[@]}"; do
 	fi
 	bin="$work/b$i"
 	CGO_ENABLED=0 go build ${tags:+-tags "$tags"} "${overlay[@]}" -trimpath -ldflags "-s -w" -o "$bin" ./cmd/patas-secrets
-	read -r faults rss <<<"$(measure "$bin" version)"
-	read -r n heap <<<"$(inits "$bin" version)"
-	printf '| %s | %.1f MB | %d | %d kB | %d | %.1f MiB |\n' "$name" "$(stat -c %s "$bin")e-6" "$n" "$((heap / 1000))" "$faults" "$(echo "$rss / 1024" | bc -l)"
+	row "$name" "$bin" version
 done
 ct="$(ls "${PATAS_CACHE:-$HOME/.cache/patas-secrets}"/consul-template-*/consul-template 2>/dev/null | head -1 || true)"
 if [[ -n "$ct" ]]; then
-	read -r faults rss <<<"$(measure "$ct" -version)"
-	read -r n heap <<<"$(inits "$ct" -version)"
-	printf '| consul-template (%s) | %.1f MB | %d | %d kB | %d | %.1f MiB |\n' "$(basename "$(dirname "$ct")")" "$(stat -c %s "$ct")e-6" "$n" "$((heap / 1000))" "$faults" "$(echo "$rss / 1024" | bc -l)"
+	row "consul-template ($(basename "$(dirname "$ct")"))" "$ct" -version
 fi

@@ -176,28 +176,36 @@ func (c *trafficClient) get(phase string) (sent, failed int, why string) {
 	if pc == nil {
 		return 0, 0, ""
 	}
-	var reasons []string
-	for k, v := range pc.why {
-		reasons = append(reasons, fmt.Sprintf("%d× %s", v, k))
-	}
-	sort.Strings(reasons)
-	return pc.sent, pc.failed, strings.Join(reasons, "; ")
+	return pc.sent, pc.failed, pc.reasons()
 }
 
-// checkNoneLost fails every case in which a request failed, or none was sent. Only in the
-// cases that restart the app (resets: case prefix -> app restarts in it, over every replica)
-// may a request be lost, at most one per restart, and only to a reset or EOF: uvicorn, as it
-// shuts down, closes the connections it has accepted and not yet read (the requests it has
-// read, it finishes), and the kernel answers a request it did not read with a reset. PATAS
-// serves with uvicorn too. A refused connection, a timeout or an HTTP error is never allowed.
-func (c *trafficClient) checkNoneLost(t *testing.T, resets map[string]int) {
+// reasons lists why requests failed, "N× reason", sorted.
+func (pc *phaseCount) reasons() string {
+	var out []string
+	for k, v := range pc.why {
+		out = append(out, fmt.Sprintf("%d× %s", v, k))
+	}
+	sort.Strings(out)
+	return strings.Join(out, "; ")
+}
+
+// checkNoneLost fails every case in which a request failed, or none was sent, but those in
+// skip (the caller says why they are measured only). Only in the cases that restart the app
+// (resets: case prefix -> app restarts in it, over every replica) may a request be lost, at
+// most one per restart, and only to a reset or EOF: uvicorn, as it shuts down, closes the
+// connections it has accepted and not yet read (the requests it has read, it finishes), and
+// the kernel answers a request it did not read with a reset. PATAS serves with uvicorn too.
+// A refused connection, a timeout or an HTTP error is never allowed.
+func (c *trafficClient) checkNoneLost(t *testing.T, resets map[string]int, skip ...string) {
 	t.Helper()
 	c.mu.Lock()
-	order := append([]string{}, c.order...)
-	c.mu.Unlock()
-	for _, p := range order {
-		sent, failed, why := c.get(p)
-		if sent == 0 {
+	defer c.mu.Unlock()
+	for _, p := range c.order {
+		if slices.Contains(skip, p) {
+			continue
+		}
+		pc := c.counts[p]
+		if pc.sent == 0 {
 			t.Errorf("%s: no request sent", p)
 		}
 		allowed := 0
@@ -206,20 +214,22 @@ func (c *trafficClient) checkNoneLost(t *testing.T, resets map[string]int) {
 				allowed = n
 			}
 		}
-		c.mu.Lock()
-		lostToShutdown := c.counts[p].why["connection reset by peer"] + c.counts[p].why["EOF"]
-		c.mu.Unlock()
-		if failed > 0 && (failed != lostToShutdown || failed > allowed) {
-			t.Errorf("%s: %d of %d requests failed (%s), want 0 (or at most %d resets, one per app restart)", p, failed, sent, why, allowed)
+		lostToShutdown := pc.why["connection reset by peer"] + pc.why["EOF"]
+		if pc.failed > 0 && (pc.failed != lostToShutdown || pc.failed > allowed) {
+			t.Errorf("%s: %d of %d requests failed (%s), want 0 (or at most %d resets, one per app restart)", p, pc.failed, pc.sent, pc.reasons(), allowed)
 		}
 	}
 }
 
-// forget leaves a case out of checkNoneLost (the caller has said why); it stays in the report.
-func (c *trafficClient) forget(phase string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.order = slices.DeleteFunc(c.order, func(p string) bool { return p == phase })
+// checkNewProcesses fails unless every replica answers from another process than before:
+// restart mode is held to 0 lost requests, so its cases must have crossed real restarts.
+func checkNewProcesses(t *testing.T, before, after []whoami) {
+	t.Helper()
+	for i, w := range after {
+		if w.PID == 0 || w.PID == before[i].PID {
+			t.Errorf("restart mode: replica %d answers with pid %d after the DB password change (before: %d), want a new process", i, w.PID, before[i].PID)
+		}
+	}
 }
 
 // report logs the table row of every case and writes it to $PATAS_TRAFFIC_REPORT when set
